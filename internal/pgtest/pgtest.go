@@ -1,0 +1,99 @@
+// Package pgtest gives tests a real, isolated PostgreSQL database. With DATABASE_URL set (make test sets
+// it) each call creates a fresh database on that server; without it the first call starts a private
+// cluster (internal/pgcluster) for the test binary, stopped by Main.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lienthong/lienthong/internal/pgcluster"
+)
+
+var (
+	once    sync.Once
+	cluster *pgcluster.Cluster
+	baseURL string
+	initErr error
+)
+
+// Main wraps testing.M.Run so a private cluster started by this package is stopped afterwards. Use it
+// from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if cluster != nil {
+		_ = cluster.Stop()
+	}
+	os.Exit(code)
+}
+
+func server() (string, error) {
+	once.Do(func() {
+		if u := os.Getenv("DATABASE_URL"); u != "" {
+			baseURL = u
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cluster, initErr = pgcluster.Start(ctx, "")
+		if initErr == nil {
+			baseURL = cluster.URL("postgres")
+		}
+	})
+	return baseURL, initErr
+}
+
+// NewDatabase creates an empty database for this test, dropped when the test ends, and returns its URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	base, err := server()
+	if err != nil {
+		t.Fatalf("pgtest: no PostgreSQL: %v", err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("pgtest: connecting to %s: %v", redact(base), err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "t_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: CREATE DATABASE: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("pgtest: DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
+
+// String is for debugging output only.
+func String() string { return fmt.Sprintf("pgtest(%s)", redact(baseURL)) }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system packages lienthong's tests and demo need, when they are missing. As root it runs
+# apt-get; otherwise it prints the exact command and fails.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pgbin() { have pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; }
+pgbin || need+=(postgresql)
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+have pkcs11-tool || need+=(opensc)
+have pdfsig || need+=(poppler-utils)
+have qpdf || need+=(qpdf)
+have openssl || need+=(openssl)
+have certutil || need+=(libnss3-tools)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf ] || need+=(fonts-liberation)
+have gcc || need+=(gcc)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages; run: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
