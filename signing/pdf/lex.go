@@ -1,0 +1,468 @@
+package pdf
+
+import (
+	"errors"
+	"io"
+	"strconv"
+)
+
+// maxDepth bounds nesting of arrays and dictionaries so junk input cannot exhaust the stack.
+const maxDepth = 64
+
+// maxToken bounds a single string or name token; larger ones are treated as damage.
+const maxToken = 16 << 20
+
+// lexer reads PDF tokens from an io.ReaderAt through a small window, so memory does not depend on the
+// file size. base is added to positions when the lexer reads from a decoded object stream.
+type lexer struct {
+	r       io.ReaderAt
+	size    int64
+	pos     int64
+	buf     []byte
+	bufOff  int64
+	inFile  bool // positions are file offsets (false inside decoded object streams)
+	pending []token
+}
+
+type tokKind int
+
+const (
+	tEOF tokKind = iota
+	tInt
+	tReal
+	tName
+	tString
+	tKeyword
+	tDictOpen
+	tDictClose
+	tArrOpen
+	tArrClose
+)
+
+type token struct {
+	kind tokKind
+	i    int64
+	f    float64
+	s    string // name or keyword
+	str  String
+	pos  int64
+}
+
+const window = 8192
+
+func newLexer(r io.ReaderAt, size, pos int64, inFile bool) *lexer {
+	return &lexer{r: r, size: size, pos: pos, inFile: inFile, bufOff: -1}
+}
+
+// peekByte returns the byte at l.pos, or -1 at the end.
+func (l *lexer) byteAt(p int64) int {
+	if p < 0 || p >= l.size {
+		return -1
+	}
+	if l.bufOff < 0 || p < l.bufOff || p >= l.bufOff+int64(len(l.buf)) {
+		n := int64(window)
+		if p+n > l.size {
+			n = l.size - p
+		}
+		if cap(l.buf) < window {
+			l.buf = make([]byte, window)
+		}
+		l.buf = l.buf[:n]
+		m, err := l.r.ReadAt(l.buf, p)
+		if m < int(n) && err != nil && !errors.Is(err, io.EOF) {
+			l.buf = l.buf[:0]
+			l.bufOff = -1
+			return -1
+		}
+		l.buf = l.buf[:m]
+		l.bufOff = p
+		if m == 0 {
+			return -1
+		}
+	}
+	return int(l.buf[p-l.bufOff])
+}
+
+func (l *lexer) peek() int { return l.byteAt(l.pos) }
+
+func (l *lexer) next() int {
+	c := l.byteAt(l.pos)
+	if c >= 0 {
+		l.pos++
+	}
+	return c
+}
+
+func isSpace(c int) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0
+}
+
+func isDelim(c byte) bool {
+	switch c {
+	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
+		return true
+	}
+	return false
+}
+
+func isRegular(c int) bool {
+	return c >= 0 && !isSpace(c) && !isDelim(byte(c))
+}
+
+func (l *lexer) skipSpace() {
+	for {
+		c := l.peek()
+		switch {
+		case isSpace(c):
+			l.pos++
+		case c == '%':
+			for c >= 0 && c != '\n' && c != '\r' {
+				l.pos++
+				c = l.peek()
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (l *lexer) unread(t token) { l.pending = append(l.pending, t) }
+
+func (l *lexer) token() (token, error) {
+	if n := len(l.pending); n > 0 {
+		t := l.pending[n-1]
+		l.pending = l.pending[:n-1]
+		return t, nil
+	}
+	l.skipSpace()
+	start := l.pos
+	c := l.peek()
+	switch {
+	case c < 0:
+		return token{kind: tEOF, pos: start}, nil
+	case c == '/':
+		l.pos++
+		s, err := l.readName()
+		return token{kind: tName, s: s, pos: start}, err
+	case c == '(':
+		l.pos++
+		b, err := l.readLiteral()
+		if err != nil {
+			return token{}, err
+		}
+		return token{kind: tString, str: l.mkString(b, false, start), pos: start}, nil
+	case c == '<':
+		if l.byteAt(l.pos+1) == '<' {
+			l.pos += 2
+			return token{kind: tDictOpen, pos: start}, nil
+		}
+		l.pos++
+		b, err := l.readHex()
+		if err != nil {
+			return token{}, err
+		}
+		return token{kind: tString, str: l.mkString(b, true, start), pos: start}, nil
+	case c == '>':
+		if l.byteAt(l.pos+1) == '>' {
+			l.pos += 2
+			return token{kind: tDictClose, pos: start}, nil
+		}
+		return token{}, l.errf(start, "unexpected '>'")
+	case c == '[':
+		l.pos++
+		return token{kind: tArrOpen, pos: start}, nil
+	case c == ']':
+		l.pos++
+		return token{kind: tArrClose, pos: start}, nil
+	case c == ')' || c == '{' || c == '}':
+		l.pos++
+		return token{kind: tKeyword, s: string(rune(c)), pos: start}, nil
+	}
+	// A number or a keyword: a run of regular characters.
+	var b []byte
+	for isRegular(l.peek()) {
+		b = append(b, byte(l.next()))
+		if len(b) > 255 {
+			return token{}, l.errf(start, "token too long")
+		}
+	}
+	s := string(b)
+	if looksNumeric(s) {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return token{kind: tInt, i: i, pos: start}, nil
+		}
+		if f, ok := parseReal(s); ok {
+			return token{kind: tReal, f: f, pos: start}, nil
+		}
+	}
+	return token{kind: tKeyword, s: s, pos: start}, nil
+}
+
+func (l *lexer) mkString(b []byte, hex bool, start int64) String {
+	s := String{Bytes: b, Hex: hex, Pos: -1, End: -1}
+	if l.inFile {
+		s.Pos, s.End = start, l.pos
+	}
+	return s
+}
+
+func looksNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseReal accepts PDF reals, including the sloppy forms writers emit ("--1", "1.2.3" are rejected).
+func parseReal(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
+	}
+	return f, true
+}
+
+func (l *lexer) readName() (string, error) {
+	var b []byte
+	for {
+		c := l.peek()
+		if !isRegular(c) {
+			break
+		}
+		l.pos++
+		if c == '#' {
+			h1, h2 := unhex(l.peek()), unhex(l.byteAt(l.pos+1))
+			if h1 >= 0 && h2 >= 0 {
+				l.pos += 2
+				c = h1<<4 | h2
+			}
+		}
+		b = append(b, byte(c))
+		if len(b) > 4096 {
+			return "", l.errf(l.pos, "name too long")
+		}
+	}
+	return string(b), nil
+}
+
+func unhex(c int) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return -1
+}
+
+func (l *lexer) readHex() ([]byte, error) {
+	start := l.pos
+	var b []byte
+	hi := -1
+	for {
+		c := l.next()
+		switch {
+		case c < 0:
+			return nil, l.errf(start, "unterminated hex string")
+		case c == '>':
+			if hi >= 0 {
+				b = append(b, byte(hi<<4))
+			}
+			return b, nil
+		case isSpace(c):
+			continue
+		}
+		v := unhex(c)
+		if v < 0 {
+			return nil, l.errf(l.pos-1, "bad character in hex string")
+		}
+		if hi < 0 {
+			hi = v
+		} else {
+			b = append(b, byte(hi<<4|v))
+			hi = -1
+		}
+		if len(b) > maxToken {
+			return nil, l.errf(start, "hex string too long")
+		}
+	}
+}
+
+func (l *lexer) readLiteral() ([]byte, error) {
+	start := l.pos
+	var b []byte
+	depth := 1
+	for {
+		c := l.next()
+		if c < 0 {
+			return nil, l.errf(start, "unterminated string")
+		}
+		if len(b) > maxToken {
+			return nil, l.errf(start, "string too long")
+		}
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return b, nil
+			}
+		case '\r':
+			if l.peek() == '\n' {
+				l.pos++
+			}
+			c = '\n'
+		case '\\':
+			e := l.next()
+			switch e {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 't':
+				c = '\t'
+			case 'b':
+				c = '\b'
+			case 'f':
+				c = '\f'
+			case '\r':
+				if l.peek() == '\n' {
+					l.pos++
+				}
+				continue
+			case '\n':
+				continue
+			case -1:
+				return nil, l.errf(start, "unterminated string")
+			default:
+				if e >= '0' && e <= '7' {
+					v := e - '0'
+					for k := 0; k < 2; k++ {
+						d := l.peek()
+						if d < '0' || d > '7' {
+							break
+						}
+						l.pos++
+						v = v*8 + d - '0'
+					}
+					c = v & 0xff
+				} else {
+					c = e
+				}
+			}
+		}
+		b = append(b, byte(c))
+	}
+}
+
+// object parses one object. Integers followed by "G R" become references.
+func (l *lexer) object(depth int) (Object, error) {
+	if depth > maxDepth {
+		return nil, l.errf(l.pos, "objects nested too deeply")
+	}
+	t, err := l.token()
+	if err != nil {
+		return nil, err
+	}
+	return l.objectFrom(t, depth)
+}
+
+func (l *lexer) objectFrom(t token, depth int) (Object, error) {
+	switch t.kind {
+	case tEOF:
+		return nil, l.errf(t.pos, "unexpected end of data")
+	case tInt:
+		t2, err := l.token()
+		if err != nil {
+			return nil, err
+		}
+		if t2.kind == tInt {
+			t3, err := l.token()
+			if err != nil {
+				return nil, err
+			}
+			if t3.kind == tKeyword && t3.s == "R" {
+				if t.i < 0 || t.i > 1<<31 || t2.i < 0 || t2.i > 65535 {
+					return nil, l.errf(t.pos, "bad object reference")
+				}
+				return Ref{Num: int(t.i), Gen: int(t2.i)}, nil
+			}
+			l.unread(t3)
+		}
+		l.unread(t2)
+		return t.i, nil
+	case tReal:
+		return Real(t.f), nil
+	case tName:
+		return Name(t.s), nil
+	case tString:
+		return t.str, nil
+	case tArrOpen:
+		var a Array
+		for {
+			t, err := l.token()
+			if err != nil {
+				return nil, err
+			}
+			if t.kind == tArrClose {
+				if a == nil {
+					a = Array{}
+				}
+				return a, nil
+			}
+			o, err := l.objectFrom(t, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, o)
+		}
+	case tDictOpen:
+		d := Dict{}
+		for {
+			t, err := l.token()
+			if err != nil {
+				return nil, err
+			}
+			if t.kind == tDictClose {
+				return d, nil
+			}
+			if t.kind != tName {
+				return nil, l.errf(t.pos, "dictionary key is not a name")
+			}
+			o, err := l.object(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if o != nil { // a null value means the key is absent
+				d[Name(t.s)] = o
+			}
+		}
+	case tKeyword:
+		switch t.s {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		case "null":
+			return nil, nil
+		}
+		return nil, l.errf(t.pos, "unexpected keyword "+strconv.Quote(t.s))
+	}
+	return nil, l.errf(t.pos, "unexpected token")
+}
+
+func (l *lexer) errf(pos int64, msg string) error {
+	if !l.inFile {
+		return &SyntaxError{Offset: -1, Msg: msg + " (inside an object stream)"}
+	}
+	return &SyntaxError{Offset: pos, Msg: msg}
+}

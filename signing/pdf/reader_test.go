@@ -1,0 +1,240 @@
+package pdf
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lienthong/lienthong/internal/apperr"
+)
+
+const corpus = "../../testdata/pdf"
+
+func openFile(t testing.TB, name string) (*Reader, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpus, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return rd, b
+}
+
+var shapes = []struct {
+	file  string
+	kind  XRefKind
+	pages int
+	lin   bool
+}{
+	{"base.pdf", XRefTable, 2, false},
+	{"classic.pdf", XRefTable, 2, false},
+	{"objstm.pdf", XRefStream, 2, false},
+	{"linearized.pdf", XRefTable, 2, true},
+	{"linearized-objstm.pdf", XRefStream, 2, true},
+	{"qdf.pdf", XRefTable, 2, false},
+	{"v13.pdf", XRefTable, 2, false},
+	{"v20.pdf", XRefStream, 2, false},
+	{"cairo.pdf", XRefTable, 2, false},
+	{"hybrid.pdf", XRefHybrid, 1, false},
+	{"emptyfield.pdf", XRefTable, 1, false},
+	{"emptyfield-objstm.pdf", XRefStream, 1, false},
+}
+
+func TestOpenShapes(t *testing.T) {
+	t.Parallel()
+	for _, s := range shapes {
+		t.Run("ok/"+s.file, func(t *testing.T) {
+			t.Parallel()
+			rd, b := openFile(t, s.file)
+			if got := rd.Last().Kind; got != s.kind {
+				t.Errorf("kind = %v, want %v", got, s.kind)
+			}
+			if len(rd.Revisions()) != 1 {
+				t.Errorf("revisions = %d, want 1", len(rd.Revisions()))
+			}
+			if rd.Linearized() != s.lin {
+				t.Errorf("linearized = %v", rd.Linearized())
+			}
+			if end := rd.Last().End; end != int64(len(b)) {
+				t.Errorf("revision end = %d, want %d", end, len(b))
+			}
+			pages, err := rd.Pages(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pages) != s.pages {
+				t.Errorf("pages = %d, want %d", len(pages), s.pages)
+			}
+			for _, p := range pages {
+				if p.MediaBox[2] != 595 || p.MediaBox[3] != 842 {
+					t.Errorf("mediabox = %v", p.MediaBox)
+				}
+				if _, ok := p.Dict["Contents"]; !ok {
+					t.Errorf("page %v has no contents", p.Ref)
+				}
+			}
+			info, err := rd.Resolve(rd.Trailer()["Info"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := info.(Dict); d == nil || !strings.Contains(TextString(d["Producer"].(String)), "") {
+				t.Errorf("info = %v", info)
+			}
+		})
+	}
+}
+
+func TestEmptyField(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"emptyfield.pdf", "emptyfield-objstm.pdf"} {
+		rd, _ := openFile(t, f)
+		fl, err := rd.FieldByName("Sig1")
+		if err != nil || fl == nil {
+			t.Fatalf("%s: field Sig1: %v %v", f, fl, err)
+		}
+		if fl.Type != "Sig" || fl.Value != nil || len(fl.Widgets) != 1 {
+			t.Errorf("%s: field = %+v", f, fl)
+		}
+		sigs, err := rd.Signatures(0)
+		if err != nil || len(sigs) != 0 {
+			t.Errorf("%s: signatures = %v, %v", f, sigs, err)
+		}
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	t.Parallel()
+	_, good := openFile(t, "classic.pdf")
+	cases := map[string][]byte{
+		"fail/empty":          nil,
+		"fail/not-pdf":        []byte("hello world, this is not a PDF at all"),
+		"fail/no-startxref":   bytes.ReplaceAll(good, []byte("startxref"), []byte("startxrex")),
+		"fail/bad-offset":     append(append([]byte{}, good[:len(good)-20]...), []byte("startxref\n99\n%%EOF\n")...),
+		"fail/truncated":      good[:len(good)/2],
+		"fail/encrypted-like": bytes.Replace(good, []byte("/Root"), []byte("/Encrypt 1 0 R /Root"), 1),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Open(bytes.NewReader(b), int64(len(b)))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !apperr.IsKind(err, apperr.Invalid) {
+				t.Errorf("error kind = %v (%v), want invalid", apperr.KindOf(err), err)
+			}
+		})
+	}
+}
+
+// TestUpdateRoundTrip appends an update of each shape and checks that the result keeps every
+// original byte, reads back with two revisions of the right kind, and passes qpdf --check.
+func TestUpdateRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, s := range shapes {
+		t.Run("ok/"+s.file, func(t *testing.T) {
+			t.Parallel()
+			rd, b := openFile(t, s.file)
+			u := rd.NewUpdate()
+			cat, root, err := rd.Catalog(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			extra := u.Add(Dict{"Note": Text("Việt Nam"), "N": int64(42)})
+			c := cat.Clone()
+			c["LienthongTest"] = extra
+			u.Set(root, c)
+			inc, err := u.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := append(append([]byte{}, b...), inc.Data...)
+			if !bytes.HasPrefix(out, b) {
+				t.Fatal("original bytes changed")
+			}
+			rd2, err := Open(bytes.NewReader(out), int64(len(out)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			revs := rd2.Revisions()
+			if len(revs) != 2 {
+				t.Fatalf("revisions = %d", len(revs))
+			}
+			wantKind := s.kind
+			if wantKind == XRefHybrid {
+				wantKind = XRefTable
+			}
+			if revs[1].Kind != wantKind {
+				t.Errorf("new section kind = %v, want %v", revs[1].Kind, wantKind)
+			}
+			if revs[0].End != int64(len(b)) || revs[1].End != int64(len(out)) {
+				t.Errorf("ends = %d %d", revs[0].End, revs[1].End)
+			}
+			o, err := rd2.Object(extra)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := o.(Dict); d == nil || TextString(d["Note"].(String)) != "Việt Nam" {
+				t.Errorf("new object = %v", o)
+			}
+			old, err := rd2.ObjectAt(0, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := old.(Dict)["LienthongTest"]; ok {
+				t.Error("revision 0 sees the new catalog")
+			}
+			if p, err := rd2.Pages(1); err != nil || len(p) != s.pages {
+				t.Errorf("pages after update: %d %v", len(p), err)
+			}
+			qpdfCheck(t, out)
+		})
+	}
+}
+
+func qpdfCheck(t *testing.T, b []byte) {
+	t.Helper()
+	if _, err := exec.LookPath("qpdf"); err != nil {
+		t.Skip("qpdf not installed")
+	}
+	f := filepath.Join(t.TempDir(), "out.pdf")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("qpdf", "--check", f).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("No syntax or stream encoding errors")) {
+		t.Errorf("qpdf --check: %v\n%s", err, out)
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(corpus, "*.pdf"))
+	for _, fn := range files {
+		b, err := os.ReadFile(fn)
+		if err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rd, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		for i := range rd.Revisions() {
+			_, _ = rd.Pages(i)
+			_, _ = rd.Signatures(i)
+			for _, n := range rd.ObjectNumbers(i) {
+				_, _ = rd.ObjectAt(i, Ref{Num: n})
+			}
+		}
+		_, _ = rd.DocMDP()
+		u := rd.NewUpdate()
+		u.Add(Dict{"A": int64(1)})
+		_, _ = u.Bytes()
+	})
+}
