@@ -12,6 +12,7 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -71,6 +72,7 @@ type Options struct {
 	KeyUsage     x509.KeyUsage // zero: digitalSignature|contentCommitment (CA: certSign|crlSign)
 	ExtKeyUsage  []x509.ExtKeyUsage
 	CA           bool
+	CriticalEKU  bool // mark the extended key usage critical (RFC 3161 requires it for a TSA)
 	OCSPServer   []string
 	CRLURLs      []string
 	Now          time.Time // reference time for defaults; zero: time.Now()
@@ -149,6 +151,22 @@ func issue(parent *Cert, o Options) (*Cert, error) {
 		OCSPServer:            o.OCSPServer,
 		CRLDistributionPoints: o.CRLURLs,
 	}
+	if o.CriticalEKU && len(o.ExtKeyUsage) > 0 {
+		var oids []asn1.ObjectIdentifier
+		for _, u := range o.ExtKeyUsage {
+			oid, ok := ekuOIDs[u]
+			if !ok {
+				return nil, fmt.Errorf("cmstest: no OID for extended key usage %d", u)
+			}
+			oids = append(oids, oid)
+		}
+		val, err := asn1.Marshal(oids)
+		if err != nil {
+			return nil, err
+		}
+		tmpl.ExtKeyUsage = nil
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: val})
+	}
 	parentCert, parentKey := tmpl, key
 	var chain []*x509.Certificate
 	if parent != nil {
@@ -164,6 +182,15 @@ func issue(parent *Cert, o Options) (*Cert, error) {
 		return nil, err
 	}
 	return &Cert{Cert: cert, Key: key, Chain: chain}, nil
+}
+
+var ekuOIDs = map[x509.ExtKeyUsage]asn1.ObjectIdentifier{
+	x509.ExtKeyUsageServerAuth:      {1, 3, 6, 1, 5, 5, 7, 3, 1},
+	x509.ExtKeyUsageClientAuth:      {1, 3, 6, 1, 5, 5, 7, 3, 2},
+	x509.ExtKeyUsageCodeSigning:     {1, 3, 6, 1, 5, 5, 7, 3, 3},
+	x509.ExtKeyUsageEmailProtection: {1, 3, 6, 1, 5, 5, 7, 3, 4},
+	x509.ExtKeyUsageTimeStamping:    {1, 3, 6, 1, 5, 5, 7, 3, 8},
+	x509.ExtKeyUsageOCSPSigning:     {1, 3, 6, 1, 5, 5, 7, 3, 9},
 }
 
 // CRL returns a DER CRL issued by c listing revoked as revoked at revokedAt.
