@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+func edxmlCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}, args)
@@ -18,7 +18,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestEdxmlValidateCLI(t *testing.T) {
-	code, out, _ := runCLI(t, "edxml", "validate", "--json", "../../testdata/edxml/status_rejection_02.edxml")
+	code, out, _ := edxmlCLI(t, "edxml", "validate", "--json", "../../testdata/edxml/status_rejection_02.edxml")
 	var res struct {
 		Valid  bool   `json:"valid"`
 		Kind   string `json:"kind"`
@@ -30,21 +30,21 @@ func TestEdxmlValidateCLI(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.edxml")
 	raw, _ := os.ReadFile("../../testdata/edxml/status_rejection_02.edxml")
 	_ = os.WriteFile(bad, bytes.Replace(raw, []byte("<edXML:StatusCode>02</edXML:StatusCode>"), nil, 1), 0o644)
-	code, out, _ = runCLI(t, "edxml", "validate", "--json", bad)
+	code, out, _ = edxmlCLI(t, "edxml", "validate", "--json", bad)
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.Valid || len(res.Errors) == 0 {
 		t.Fatalf("invalid: code %d %s", code, out)
 	}
-	if code, _, _ := runCLI(t, "edxml", "validate", filepath.Join(t.TempDir(), "missing")); code != 2 {
+	if code, _, _ := edxmlCLI(t, "edxml", "validate", filepath.Join(t.TempDir(), "missing")); code != 2 {
 		t.Fatalf("unreadable file: exit %d, want 2", code)
 	}
-	if code, _, _ := runCLI(t, "edxml", "validate"); code != 2 {
+	if code, _, _ := edxmlCLI(t, "edxml", "validate"); code != 2 {
 		t.Fatalf("no file: exit %d, want 2", code)
 	}
 }
 
 func TestEdxmlShowCLI(t *testing.T) {
 	dir := t.TempDir()
-	code, out, _ := runCLI(t, "edxml", "show", "--json", "../../testdata/edxml/edoc_new.edxml")
+	code, out, _ := edxmlCLI(t, "edxml", "show", "--json", "../../testdata/edxml/edoc_new.edxml")
 	var res struct {
 		Kind        string `json:"kind"`
 		DocumentID  string `json:"document_id"`
