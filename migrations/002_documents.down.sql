@@ -1,0 +1,10 @@
+DROP TABLE audit_head;
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE outgoing_recipient;
+DROP TABLE outgoing_file;
+DROP TABLE outgoing_doc;
+DROP TABLE incoming_file;
+DROP TABLE incoming_doc;
+DROP TABLE register_counter;
+DROP TABLE file_blob;
