@@ -74,7 +74,9 @@ func (s *Service) audit(ctx context.Context, tx pgx.Tx, ev Event) error {
 
 // AuditTx appends a record to the audit log inside the caller's transaction (the exchange side records
 // sends, receipts and key use this way).
-func (s *Service) AuditTx(ctx context.Context, tx pgx.Tx, ev Event) error { return s.audit(ctx, tx, ev) }
+func (s *Service) AuditTx(ctx context.Context, tx pgx.Tx, ev Event) error {
+	return s.audit(ctx, tx, ev)
+}
 
 // Audit appends a record in its own transaction.
 func (s *Service) Audit(ctx context.Context, ev Event) error {
@@ -131,10 +133,10 @@ func (s *Service) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	}
 	for rows.Next() {
 		var (
-			seq, org                     int64
-			at                           time.Time
-			actor, action, doc           string
-			payload, prevHash, hash      []byte
+			seq, org                int64
+			at                      time.Time
+			actor, action, doc      string
+			payload, prevHash, hash []byte
 		)
 		if err := rows.Scan(&seq, &at, &actor, &action, &org, &doc, &payload, &prevHash, &hash); err != nil {
 			return r, dbErr(err)

@@ -101,10 +101,10 @@ func incomingSeries(secrecy string, isCopy bool) string {
 
 type incomingValues struct {
 	senderCode, senderName, number, notation, docType, subject, urgency, secrecy, notes, source string
-	promulgation, due                                                                         *time.Time
-	isCopy                                                                                    bool
-	pages                                                                                     *int
-	files                                                                                     []FileIn
+	promulgation, due                                                                           *time.Time
+	isCopy                                                                                      bool
+	pages                                                                                       *int
+	files                                                                                       []FileIn
 }
 
 func (s *Service) validateIncoming(in *IncomingIn) (incomingValues, error) {

@@ -55,11 +55,11 @@ type Config struct {
 
 // Service is the document office on one database.
 type Service struct {
-	pool   *pgxpool.Pool
-	log    *slog.Logger
-	now    func() time.Time
-	disp   Dispatcher
-	status StatusNotifier
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	now     func() time.Time
+	disp    Dispatcher
+	status  StatusNotifier
 	maxFile int64
 }
 
