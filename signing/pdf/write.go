@@ -162,7 +162,6 @@ func (u *Update) Bytes() (*Increment, error) {
 		b = strconv.AppendInt(b, int64(p.gen), 10)
 		b = append(b, " obj\n"...)
 		mm := &marks{}
-		start := len(b)
 		if st, ok := p.obj.(*Stream); ok {
 			data := st.Data
 			d := st.Dict.Clone()
@@ -191,11 +190,11 @@ func (u *Update) Bytes() (*Increment, error) {
 		b = append(b, "\nendobj\n"...)
 		if mm.nContents > 0 {
 			m.nContents += mm.nContents
-			m.contents = [2]int{start + mm.contents[0], start + mm.contents[1]}
+			m.contents = mm.contents
 		}
 		if mm.nByteRng > 0 {
 			m.nByteRng += mm.nByteRng
-			m.byteRange = [2]int{start + mm.byteRange[0], start + mm.byteRange[1]}
+			m.byteRange = mm.byteRange
 		}
 	}
 	if m.nContents > 1 || m.nByteRng > 1 || (m.nContents == 1) != (m.nByteRng == 1) {
