@@ -1,0 +1,405 @@
+package hsm
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lienthong/lienthong/internal/apperr"
+)
+
+func openFake(t *testing.T, f *fakeModule, opts ...Option) *Key {
+	t.Helper()
+	k, err := Open(context.Background(), f.install(t), opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = k.Close() })
+	return k
+}
+
+func mustSign(t *testing.T, k *Key, opts crypto.SignerOpts) {
+	t.Helper()
+	h := sha256.Sum256([]byte("văn bản"))
+	sig, err := k.Sign(nil, h[:], opts)
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if !verify(k.Public(), h[:], sig) {
+		t.Fatal("signature does not verify")
+	}
+}
+
+func TestSignFake(t *testing.T) {
+	t.Parallel()
+	t.Run("ok/rsa-pkcs1v15", func(t *testing.T) {
+		t.Parallel()
+		k := openFake(t, newFake(t, false, true))
+		if k.Certificate() == nil || k.Certificate().Subject.CommonName != "fake" {
+			t.Fatal("certificate not found")
+		}
+		pub := k.Public().(*rsa.PublicKey)
+		for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+			d := h.New()
+			d.Write([]byte("x"))
+			digest := d.Sum(nil)
+			sig, err := k.Sign(nil, digest, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rsa.VerifyPKCS1v15(pub, h, digest, sig); err != nil {
+				t.Fatalf("%v: %v", h, err)
+			}
+			pss, err := k.Sign(nil, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rsa.VerifyPSS(pub, h, digest, pss, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}); err != nil {
+				t.Fatalf("PSS %v: %v", h, err)
+			}
+		}
+	})
+	t.Run("ok/ecdsa-p256-asn1", func(t *testing.T) {
+		t.Parallel()
+		k := openFake(t, newFake(t, true, true))
+		d := sha512.Sum384([]byte("x"))
+		sig, err := k.Sign(nil, d[:], crypto.SHA384)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), d[:], sig) {
+			t.Fatal("ECDSA signature is not valid ASN.1 r,s")
+		}
+	})
+	t.Run("fail/unsupported-hash-and-length", func(t *testing.T) {
+		t.Parallel()
+		k := openFake(t, newFake(t, false, true))
+		if _, err := k.Sign(nil, make([]byte, 20), crypto.SHA1); !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("SHA-1: %v", err)
+		}
+		if _, err := k.Sign(nil, make([]byte, 31), crypto.SHA256); !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("short digest: %v", err)
+		}
+	})
+	t.Run("fail/certificate-missing", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, false)
+		_, err := Open(context.Background(), f.install(t))
+		if !errors.Is(err, ErrCertificateMissing) || apperr.KindOf(err) != apperr.NotFound {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("ok/without-certificate", func(t *testing.T) {
+		t.Parallel()
+		for _, ec := range []bool{false, true} {
+			k := openFake(t, newFake(t, ec, false), WithoutCertificate())
+			if k.Certificate() != nil {
+				t.Fatal("certificate should be nil")
+			}
+			mustSign(t, k, crypto.SHA256)
+		}
+	})
+	t.Run("fail/key-not-found", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		uri := f.install(t)
+		_, err := Open(context.Background(), uri[:len("pkcs11:token=fake;object=")]+"other"+uri[len("pkcs11:token=fake;object=k"):])
+		if !errors.Is(err, ErrKeyNotFound) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("fail/token-not-found", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		uri := f.install(t)
+		_, err := Open(context.Background(), "pkcs11:token=nope"+uri[len("pkcs11:token=fake"):])
+		if !errors.Is(err, ErrTokenNotFound) || apperr.KindOf(err) != apperr.NotFound {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestPINSafetyFake(t *testing.T) {
+	t.Parallel()
+	t.Run("fail/wrong-pin-never-retried", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		f.pin = "9999"
+		_, err := Open(context.Background(), f.install(t))
+		if !errors.Is(err, ErrWrongPIN) || apperr.KindOf(err) != apperr.Unauthorized {
+			t.Fatalf("got %v", err)
+		}
+		if n := f.count("Login"); n != 1 {
+			t.Fatalf("Login called %d times, want 1", n)
+		}
+	})
+	t.Run("fail/locked-no-login", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		f.setFlags(ckfUserPINLocked)
+		_, err := Open(context.Background(), f.install(t))
+		if !errors.Is(err, ErrPINLocked) || f.count("Login") != 0 {
+			t.Fatalf("got %v after %d logins", err, f.count("Login"))
+		}
+	})
+	t.Run("fail/final-try-refused", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		f.setFlags(ckfUserPINFinalTry)
+		_, err := Open(context.Background(), f.install(t))
+		if !errors.Is(err, ErrPINFinalTry) || f.count("Login") != 0 {
+			t.Fatalf("got %v after %d logins", err, f.count("Login"))
+		}
+	})
+	t.Run("ok/final-try-allowed", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		f.setFlags(ckfUserPINFinalTry)
+		k := openFake(t, f, WithAllowFinalTry())
+		mustSign(t, k, crypto.SHA256)
+	})
+	t.Run("fail/prompt-asked-once", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		uri := f.install(t)
+		uri = uri[:len(uri)-len("&pin-value=1234")]
+		asked := 0
+		_, err := Open(context.Background(), uri, WithPINPrompt(func() ([]byte, error) { asked++; return []byte("0000"), nil }))
+		if !errors.Is(err, ErrWrongPIN) || asked != 1 || f.count("Login") != 1 {
+			t.Fatalf("err %v, asked %d, logins %d", err, asked, f.count("Login"))
+		}
+	})
+	t.Run("fail/wrong-pin-during-recovery-is-final", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		k := openFake(t, f)
+		f.mu.Lock()
+		f.pin = "changed"
+		f.mu.Unlock()
+		f.dropLogin()
+		d := sha256.Sum256(nil)
+		for range 3 {
+			if _, err := k.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, ErrWrongPIN) {
+				t.Fatalf("got %v", err)
+			}
+		}
+		if n := f.count("Login"); n != 2 { // the one at Open, one recovery attempt, never more
+			t.Fatalf("Login called %d times, want 2", n)
+		}
+	})
+	t.Run("fail/locked-during-recovery", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		k := openFake(t, f)
+		f.setFlags(ckfUserPINLocked)
+		f.dropLogin()
+		d := sha256.Sum256(nil)
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, ErrPINLocked) || apperr.KindOf(err) != apperr.Forbidden {
+			t.Fatalf("got %v", err)
+		}
+		if n := f.count("Login"); n != 1 {
+			t.Fatalf("Login called %d times, want 1", n)
+		}
+	})
+}
+
+func TestRecoveryFake(t *testing.T) {
+	t.Parallel()
+	t.Run("ok/dead-session-replaced", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		k := openFake(t, f)
+		mustSign(t, k, crypto.SHA256)
+		f.fail("Sign", ckrSessionHandleInvalid)
+		mustSign(t, k, crypto.SHA256)
+		if n := f.count("Login"); n != 1 {
+			t.Fatalf("a dead session must not cost a login; Login called %d times", n)
+		}
+	})
+	t.Run("ok/operation-active-session-not-reused", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		k := openFake(t, f, WithPoolSize(1))
+		f.fail("Sign", ckrDataLenRange)
+		d := sha256.Sum256(nil)
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); err == nil {
+			t.Fatal("want the injected error")
+		}
+		mustSign(t, k, crypto.SHA256)
+	})
+	t.Run("ok/login-lost", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		k := openFake(t, f)
+		mustSign(t, k, crypto.SHA256)
+		f.dropLogin()
+		mustSign(t, k, crypto.SHA256)
+		if n := f.count("Login"); n != 2 {
+			t.Fatalf("Login called %d times, want 2", n)
+		}
+	})
+	t.Run("fail/login-lost-twice-gives-up", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		k := openFake(t, f)
+		f.fail("Sign", ckrUserNotLoggedIn, ckrUserNotLoggedIn, ckrUserNotLoggedIn)
+		d := sha256.Sum256(nil)
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); err == nil {
+			t.Fatal("want an error")
+		}
+		if n := f.count("Login"); n != 2 {
+			t.Fatalf("Login called %d times, want 2 (open + one recovery)", n)
+		}
+	})
+	t.Run("ok/removed-and-reinserted", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f)
+		mustSign(t, k, crypto.SHA256)
+		f.remove()
+		d := sha256.Sum256(nil)
+		_, err := k.Sign(nil, d[:], crypto.SHA256)
+		if !errors.Is(err, ErrTokenRemoved) || apperr.KindOf(err) != apperr.Unavailable {
+			t.Fatalf("removed: got %v", err)
+		}
+		f.reinsert()
+		signs := f.count("Sign")
+		mustSign(t, k, crypto.SHA256)
+		if got := f.count("Sign") - signs; got < 2 {
+			t.Fatalf("reconnect must repeat the self-test; %d signatures", got)
+		}
+		if n := f.count("Login"); n != 2 {
+			t.Fatalf("Login called %d times, want 2", n)
+		}
+	})
+	t.Run("ok/concurrent-bounded", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f, WithPoolSize(2))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		peak := 0
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 25 {
+					mustSign(t, k, crypto.SHA256)
+					f.mu.Lock()
+					o := f.open
+					f.mu.Unlock()
+					mu.Lock()
+					peak = max(peak, o)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if peak > 3 {
+			t.Fatalf("%d sessions open, want at most pool 2 + anchor", peak)
+		}
+	})
+	t.Run("fail/slow-token-deadline", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f, WithPoolSize(1))
+		f.mu.Lock()
+		f.signDelay = 300 * time.Millisecond
+		f.mu.Unlock()
+		d := sha256.Sum256(nil)
+		started := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			close(started)
+			_, err := k.Sign(nil, d[:], crypto.SHA256)
+			done <- err
+		}()
+		<-started
+		time.Sleep(50 * time.Millisecond) // let the first signer take the only session
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		_, err := k.SignContext(ctx, d[:], crypto.SHA256)
+		if !errors.Is(err, ErrTokenBusy) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("first signer: %v", err)
+		}
+	})
+	t.Run("ok/close-then-sign", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, false, true)
+		k := openFake(t, f)
+		_ = k.Close()
+		d := sha256.Sum256(nil)
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, ErrClosed) {
+			t.Fatalf("got %v", err)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.open != 0 {
+			t.Fatalf("%d sessions left open", f.open)
+		}
+	})
+}
+
+func TestModuleRefCount(t *testing.T) { // not parallel: swaps openModule
+	f := newFake(t, false, true)
+	saved := openModule
+	defer func() { openModule = saved }()
+	loads := 0
+	openModule = func(string) (p11, error) { loads++; return f, nil }
+	uri := "pkcs11:token=fake;object=k?module-path=/refcount.so&pin-value=1234"
+	a, err := Open(context.Background(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(context.Background(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loads != 1 {
+		t.Fatalf("module loaded %d times", loads)
+	}
+	_ = a.Close()
+	modules.mu.Lock()
+	_, still := modules.m["/refcount.so"]
+	modules.mu.Unlock()
+	if !still {
+		t.Fatal("module released while a key still uses it")
+	}
+	_ = b.Close()
+	modules.mu.Lock()
+	_, still = modules.m["/refcount.so"]
+	modules.mu.Unlock()
+	if still {
+		t.Fatal("module kept after its last user closed")
+	}
+}
+
+func TestSentinelKinds(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		kind apperr.Kind
+	}{
+		{ErrModuleNotFound, apperr.Unavailable}, {ErrTokenNotFound, apperr.NotFound}, {ErrKeyNotFound, apperr.NotFound},
+		{ErrCertificateMissing, apperr.NotFound}, {ErrWrongPIN, apperr.Unauthorized}, {ErrPINLocked, apperr.Forbidden},
+		{ErrTokenRemoved, apperr.Unavailable},
+	} {
+		w := wrapf(c.err.(*apperr.Error), ckrPINIncorrect, "token %q", "x")
+		if !errors.Is(w, c.err) || apperr.KindOf(w) != c.kind || !apperr.IsKind(w, c.kind) {
+			t.Errorf("%v: kind %v", c.err, apperr.KindOf(w))
+		}
+		if _, ok := ckrOf(w); !ok {
+			t.Errorf("%v: cause lost", c.err)
+		}
+	}
+}
