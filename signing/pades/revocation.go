@@ -1,0 +1,115 @@
+package pades
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+)
+
+// maxRevocationResponse bounds one OCSP response or CRL fetched for B-LT.
+const maxRevocationResponse = 16 << 20
+
+// FetchRevocation returns a RevocationFunc that asks each certificate's OCSP responder (AIA) and, when
+// that fails or there is none, downloads its CRL distribution points. Certificates without an issuer in
+// the chain (the root) are skipped. A certificate with neither source contributes nothing; a source that
+// fails is an error, because B-LT without the evidence is not B-LT.
+func FetchRevocation(client *http.Client) RevocationFunc {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return func(ctx context.Context, chain []*x509.Certificate) (Revocation, error) {
+		var rev Revocation
+		for _, c := range chain {
+			issuer := findIssuer(c, chain)
+			if issuer == nil || bytes.Equal(c.RawSubject, c.RawIssuer) {
+				continue
+			}
+			var ocspErr error
+			if len(c.OCSPServer) > 0 {
+				resp, err := fetchOCSP(ctx, client, c, issuer)
+				if err == nil {
+					rev.OCSPs = append(rev.OCSPs, resp)
+					continue
+				}
+				ocspErr = err
+			}
+			got := false
+			for _, u := range c.CRLDistributionPoints {
+				crl, err := fetch(ctx, client, http.MethodGet, u, "", nil)
+				if err != nil {
+					continue
+				}
+				if _, err := x509.ParseRevocationList(crl); err != nil {
+					continue
+				}
+				rev.CRLs = append(rev.CRLs, crl)
+				got = true
+				break
+			}
+			if !got && (ocspErr != nil || len(c.CRLDistributionPoints) > 0) {
+				return rev, fmt.Errorf("no revocation data for %q (OCSP: %v)", c.Subject.CommonName, ocspErr)
+			}
+		}
+		return rev, nil
+	}
+}
+
+func findIssuer(c *x509.Certificate, chain []*x509.Certificate) *x509.Certificate {
+	for _, i := range chain {
+		if i != c && bytes.Equal(i.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(i) == nil {
+			return i
+		}
+	}
+	return nil
+}
+
+func fetchOCSP(ctx context.Context, client *http.Client, c, issuer *x509.Certificate) ([]byte, error) {
+	req, err := ocsp.CreateRequest(c, issuer, nil)
+	if err != nil {
+		return nil, err
+	}
+	body, err := fetch(ctx, client, http.MethodPost, c.OCSPServer[0], "application/ocsp-request", req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ocsp.ParseResponseForCert(body, c, issuer)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status != ocsp.Good {
+		return nil, fmt.Errorf("OCSP status of %q is not good (%d)", c.Subject.CommonName, resp.Status)
+	}
+	return body, nil
+}
+
+func fetch(ctx context.Context, client *http.Client, method, url, ctype string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %s", method, url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRevocationResponse+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxRevocationResponse {
+		return nil, fmt.Errorf("%s: response too large", url)
+	}
+	return b, nil
+}
