@@ -4,16 +4,37 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"sync"
 	"time"
 
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
-// newID returns a UUIDv7 (RFC 9562): time-ordered, so newest-first lists walk the primary key.
+var idState struct {
+	sync.Mutex
+	ms  int64
+	seq uint16
+}
+
+// newID returns a UUIDv7 (RFC 9562): time-ordered, so newest-first lists walk the primary key. Within
+// one process ids are strictly increasing: the 12-bit rand_a field counts within a millisecond (RFC 9562
+// §6.2 method 1), and a clock that stands still or steps back borrows the last millisecond.
 func newID(now time.Time) string {
 	var b [16]byte
-	_, _ = rand.Read(b[6:])
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16|uint64(binary.BigEndian.Uint16(b[6:8])))
+	_, _ = rand.Read(b[8:])
+	idState.Lock()
+	ms := now.UnixMilli()
+	if ms > idState.ms {
+		idState.ms, idState.seq = ms, uint16(b[8])<<2 // start low so the counter rarely overflows
+	} else {
+		idState.seq++
+		if idState.seq > 0x0fff {
+			idState.ms, idState.seq = idState.ms+1, 0
+		}
+	}
+	ms, seq := idState.ms, idState.seq
+	idState.Unlock()
+	binary.BigEndian.PutUint64(b[:8], uint64(ms)<<16|uint64(seq))
 	b[6] = 0x70 | b[6]&0x0f
 	b[8] = 0x80 | b[8]&0x3f
 	var s [36]byte
