@@ -1,0 +1,339 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/edxml"
+)
+
+type ctxKey struct{}
+
+// Handler returns the hub's HTTP API.
+func (h *Hub) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := h.pool.Ping(r.Context()); err != nil {
+			problem(w, http.StatusServiceUnavailable, "unavailable", "the hub database is not answering")
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("POST /v1/packets", h.auth(h.handleSend))
+	mux.HandleFunc("GET /v1/inbox", h.auth(h.handleList))
+	mux.HandleFunc("GET /v1/inbox/{id}", h.auth(h.handleFetch))
+	mux.HandleFunc("POST /v1/inbox/{id}/ack", h.auth(h.handleAck))
+	mux.HandleFunc("GET /v1/sent/{id}", h.auth(h.handleSent))
+	return mux
+}
+
+func problem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "code": code, "detail": detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *Hub) auth(next func(w http.ResponseWriter, r *http.Request, node string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			problem(w, http.StatusUnauthorized, "unauthenticated", "send the node token as Authorization: Bearer <token>")
+			return
+		}
+		node, ok := h.nodeFor(strings.TrimSpace(tok))
+		if !ok {
+			problem(w, http.StatusUnauthorized, "unknown_token", "this token belongs to no registered node")
+			return
+		}
+		next(w, r, node)
+	}
+}
+
+func (h *Hub) dbFail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	h.log.ErrorContext(r.Context(), "hub database error", "op", op, "err", err)
+	problem(w, http.StatusServiceUnavailable, "unavailable", "the hub could not store or read this; try again")
+}
+
+func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
+	msgID := strings.TrimSpace(r.Header.Get("X-Message-Id"))
+	if msgID == "" || len(msgID) > 200 {
+		problem(w, http.StatusBadRequest, "message_id_required", "X-Message-Id (1-200 characters) is required: it makes a retry safe")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, axis.MaxPacket+1))
+	if err != nil {
+		problem(w, http.StatusBadRequest, "unreadable_body", "the packet could not be read")
+		return
+	}
+	if len(body) > axis.MaxPacket {
+		problem(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("packets are limited to %d bytes", axis.MaxPacket))
+		return
+	}
+	p, err := edxml.ParseHeader(body)
+	if err != nil {
+		problem(w, http.StatusUnprocessableEntity, "invalid_packet", err.Error())
+		return
+	}
+	now := h.now()
+	from := axis.NormaliseCode(p.Header.From.OrganID)
+	if !h.dir.Same(from, node, now) {
+		problem(w, http.StatusForbidden, "sender_mismatch", fmt.Sprintf("the packet is from %q but this token belongs to %q", from, node))
+		return
+	}
+	var to []string
+	if x := r.Header.Get("X-To"); x != "" {
+		for _, c := range strings.Split(x, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				to = append(to, c)
+			}
+		}
+	} else if p.Kind == edxml.KindStatus {
+		for _, rf := range p.Header.ResponseFor {
+			to = append(to, rf.OrganID)
+		}
+	} else {
+		for _, t := range p.Header.To {
+			to = append(to, t.OrganID)
+		}
+	}
+	if len(to) == 0 {
+		problem(w, http.StatusUnprocessableEntity, "no_recipient", "the packet names no recipient")
+		return
+	}
+	seen := map[string]bool{}
+	var recipients []string
+	for _, c := range to {
+		rc := h.dir.Resolve(c, now)
+		if !h.isNode(rc) {
+			problem(w, http.StatusUnprocessableEntity, "unknown_recipient", fmt.Sprintf("no node is registered for recipient %q", c))
+			return
+		}
+		if !seen[rc] {
+			seen[rc] = true
+			recipients = append(recipients, rc)
+		}
+	}
+	sum := sha256.Sum256(body)
+	var res axis.SendResult
+	var ids []string
+	dup := false
+	err = pgx.BeginFunc(r.Context(), h.pool, func(tx pgx.Tx) error {
+		var id string
+		var at time.Time
+		err := tx.QueryRow(r.Context(), `INSERT INTO hub_packet (sender, from_code, message_id, kind, sha256, size, body, accepted_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sender, message_id) DO NOTHING RETURNING id::text, accepted_at`,
+			node, from, msgID, string(p.Kind), sum[:], len(body), body, now).Scan(&id, &at)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var prev []byte
+			if err := tx.QueryRow(r.Context(), `SELECT id::text, accepted_at, sha256 FROM hub_packet WHERE sender = $1 AND message_id = $2`,
+				node, msgID).Scan(&id, &at, &prev); err != nil {
+				return err
+			}
+			if !bytes.Equal(prev, sum[:]) {
+				return errConflict
+			}
+			dup = true
+			res = axis.SendResult{ID: id, AcceptedAt: at, Duplicate: true, SHA256: hex.EncodeToString(sum[:])}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, rc := range recipients {
+			var did string
+			if err := tx.QueryRow(r.Context(), `INSERT INTO hub_delivery (packet_id, recipient) VALUES ($1, $2) RETURNING id::text`, id, rc).Scan(&did); err != nil {
+				return err
+			}
+			ids = append(ids, rc, did)
+		}
+		res = axis.SendResult{ID: id, AcceptedAt: at, SHA256: hex.EncodeToString(sum[:])}
+		return nil
+	})
+	if errors.Is(err, errConflict) {
+		problem(w, http.StatusConflict, "message_id_reused", "this message id was already used for a different packet")
+		return
+	}
+	if err != nil {
+		h.dbFail(w, r, "send", err)
+		return
+	}
+	status := http.StatusCreated
+	if dup {
+		status = http.StatusOK
+	} else {
+		h.log.Info("packet accepted", "id", res.ID, "from", node, "kind", p.Kind, "recipients", recipients, "message_id", msgID)
+		for i := 0; i+1 < len(ids); i += 2 {
+			h.mu.RLock()
+			u := h.push[ids[i]]
+			h.mu.RUnlock()
+			if u != "" {
+				select {
+				case h.notify <- pushNote{url: u, id: ids[i+1]}:
+				default: // the recipient's periodic pull will find it
+				}
+			}
+		}
+	}
+	writeJSON(w, status, res)
+}
+
+var errConflict = errors.New("message id reused with different content")
+
+func (h *Hub) handleList(w http.ResponseWriter, r *http.Request, node string) {
+	kind := r.URL.Query().Get("kind")
+	if kind != "" && kind != string(edxml.KindEdoc) && kind != string(edxml.KindStatus) {
+		problem(w, http.StatusBadRequest, "bad_kind", "kind is edoc or status")
+		return
+	}
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			problem(w, http.StatusBadRequest, "bad_limit", "limit is 1-1000")
+			return
+		}
+		limit = n
+	}
+	rows, err := h.pool.Query(r.Context(), `SELECT d.id::text, p.from_code, d.recipient, p.kind, p.message_id, p.sha256, p.size, p.accepted_at
+		FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
+		WHERE d.recipient = $1 AND d.state = 'pending' AND ($2 = '' OR p.kind = $2)
+		ORDER BY d.seq LIMIT $3`, node, kind, limit)
+	if err != nil {
+		h.dbFail(w, r, "list", err)
+		return
+	}
+	items := []axis.Item{}
+	for rows.Next() {
+		var it axis.Item
+		var sum []byte
+		var k string
+		if err := rows.Scan(&it.ID, &it.From, &it.To, &k, &it.MessageID, &sum, &it.Size, &it.ReceivedAt); err != nil {
+			rows.Close()
+			h.dbFail(w, r, "list", err)
+			return
+		}
+		it.Kind, it.SHA256 = edxml.Kind(k), hex.EncodeToString(sum)
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		h.dbFail(w, r, "list", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (h *Hub) handleFetch(w http.ResponseWriter, r *http.Request, node string) {
+	var body []byte
+	var from, kind string
+	var sum []byte
+	err := h.pool.QueryRow(r.Context(), `SELECT p.body, p.from_code, p.kind, p.sha256 FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
+		WHERE d.id::text = $1 AND d.recipient = $2`, r.PathValue("id"), node).Scan(&body, &from, &kind, &sum)
+	if errors.Is(err, pgx.ErrNoRows) {
+		problem(w, http.StatusNotFound, "not_found", "no such packet in this inbox")
+		return
+	}
+	if err != nil {
+		h.dbFail(w, r, "fetch", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("X-From", from)
+	w.Header().Set("X-Kind", kind)
+	w.Header().Set("X-Sha256", hex.EncodeToString(sum))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+func (h *Hub) handleAck(w http.ResponseWriter, r *http.Request, node string) {
+	var in struct {
+		OK     bool   `json:"ok"`
+		Reason string `json:"reason"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&in); err != nil {
+		problem(w, http.StatusBadRequest, "bad_body", `send {"ok": true|false, "reason": "..."}`)
+		return
+	}
+	st := "done"
+	if !in.OK {
+		st = "fail"
+	}
+	tag, err := h.pool.Exec(r.Context(), `UPDATE hub_delivery SET state = $3, reason = $4, acked_at = coalesce(acked_at, $5)
+		WHERE id::text = $1 AND recipient = $2`, r.PathValue("id"), node, st, in.Reason, h.now())
+	if err != nil {
+		h.dbFail(w, r, "ack", err)
+		return
+	}
+	if tag.RowsAffected() == 0 {
+		problem(w, http.StatusNotFound, "not_found", "no such packet in this inbox")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Hub) handleSent(w http.ResponseWriter, r *http.Request, node string) {
+	rows, err := h.pool.Query(r.Context(), `SELECT p.id::text, d.recipient, d.state, d.reason, p.accepted_at, d.acked_at
+		FROM hub_packet p JOIN hub_delivery d ON d.packet_id = p.id WHERE p.id::text = $1 AND p.sender = $2`, r.PathValue("id"), node)
+	if err != nil {
+		h.dbFail(w, r, "sent", err)
+		return
+	}
+	var out []axis.SentState
+	for rows.Next() {
+		var s axis.SentState
+		if err := rows.Scan(&s.ID, &s.To, &s.State, &s.Reason, &s.AcceptedAt, &s.AckedAt); err != nil {
+			rows.Close()
+			h.dbFail(w, r, "sent", err)
+			return
+		}
+		out = append(out, s)
+	}
+	if rows.Err() != nil || len(out) == 0 {
+		problem(w, http.StatusNotFound, "not_found", "no packet with this id was sent by this node")
+		return
+	}
+	if len(out) == 1 {
+		writeJSON(w, http.StatusOK, out[0])
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func sendPush(n pushNote, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	body, _ := json.Marshal(map[string]string{"id": n.id})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Debug("push notification failed; the node will pull", "url", n.url, "err", err)
+		return
+	}
+	resp.Body.Close()
+}

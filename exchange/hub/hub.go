@@ -1,0 +1,242 @@
+// Package hub is the reference interchange axis (`lienthong axis`): a store-and-forward hub with an
+// inbox per organisation. Nodes authenticate with a bearer token bound to their organisation code; a
+// push is idempotent on (sender, message id); a packet is routed to the inbox of each recipient (the
+// X-To header, else the packet's To, or ResponseFor for a status) and stays there until that recipient
+// acknowledges it; the acknowledgement is relayed to the sender (GET /v1/sent/{id}). State lives in
+// PostgreSQL, so the hub survives restarts. The wire protocol is described in exchange/axis.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lienthong/lienthong/exchange/axis"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS hub_node (
+	code         text PRIMARY KEY,
+	name         text NOT NULL DEFAULT '',
+	token_sha256 bytea NOT NULL UNIQUE,
+	push_url     text NOT NULL DEFAULT '',
+	created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS hub_alias (
+	old   text PRIMARY KEY,
+	new   text NOT NULL,
+	since timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hub_packet (
+	id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	sender      text NOT NULL,
+	from_code   text NOT NULL,
+	message_id  text NOT NULL,
+	kind        text NOT NULL,
+	sha256      bytea NOT NULL,
+	size        integer NOT NULL,
+	body        bytea NOT NULL,
+	accepted_at timestamptz NOT NULL,
+	UNIQUE (sender, message_id)
+);
+ALTER TABLE hub_packet ALTER COLUMN body SET STORAGE EXTERNAL;
+CREATE TABLE IF NOT EXISTS hub_delivery (
+	id        uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	seq       bigserial NOT NULL,
+	packet_id uuid NOT NULL REFERENCES hub_packet (id),
+	recipient text NOT NULL,
+	state     text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'fail')),
+	reason    text NOT NULL DEFAULT '',
+	acked_at  timestamptz,
+	UNIQUE (packet_id, recipient)
+);
+CREATE INDEX IF NOT EXISTS hub_delivery_inbox ON hub_delivery (recipient, seq) WHERE state = 'pending';
+`
+
+// Hub is the hub's state and HTTP handler.
+type Hub struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	now  func() time.Time
+	dir  *axis.Directory
+
+	mu     sync.RWMutex
+	tokens map[[32]byte]string // token hash → node code
+	push   map[string]string   // node code → push URL
+	known  map[string]bool     // node codes
+
+	notify   chan pushNote
+	wg       sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+type pushNote struct{ url, id string }
+
+// Config tunes a Hub.
+type Config struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Open prepares the hub's tables on pool and loads nodes and aliases.
+func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Hub, error) {
+	h := &Hub{pool: pool, log: cfg.Logger, now: cfg.Now, dir: &axis.Directory{},
+		tokens: map[[32]byte]string{}, push: map[string]string{}, known: map[string]bool{},
+		notify: make(chan pushNote, 1024), stop: make(chan struct{})}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	// Serialise schema creation between hubs starting together on one database.
+	if _, err := pool.Exec(ctx, `SELECT pg_advisory_lock(74061); `+schema+` SELECT pg_advisory_unlock(74061);`); err != nil {
+		return nil, fmt.Errorf("hub: creating tables: %w", err)
+	}
+	if err := h.reload(ctx); err != nil {
+		return nil, err
+	}
+	h.wg.Add(1)
+	go h.pusher()
+	return h, nil
+}
+
+// Close stops the push notifier (the pool belongs to the caller).
+func (h *Hub) Close() {
+	h.stopOnce.Do(func() { close(h.stop) })
+	h.wg.Wait()
+}
+
+func (h *Hub) reload(ctx context.Context) error {
+	rows, err := h.pool.Query(ctx, `SELECT code, token_sha256, push_url FROM hub_node`)
+	if err != nil {
+		return fmt.Errorf("hub: loading nodes: %w", err)
+	}
+	defer rows.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for rows.Next() {
+		var code, push string
+		var sum []byte
+		if err := rows.Scan(&code, &sum, &push); err != nil {
+			return err
+		}
+		var k [32]byte
+		copy(k[:], sum)
+		h.tokens[k] = code
+		h.push[code] = push
+		h.known[code] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	arows, err := h.pool.Query(ctx, `SELECT old, new, since FROM hub_alias`)
+	if err != nil {
+		return err
+	}
+	defer arows.Close()
+	for arows.Next() {
+		var a axis.Alias
+		if err := arows.Scan(&a.Old, &a.New, &a.Since); err != nil {
+			return err
+		}
+		h.dir.AddAlias(a)
+	}
+	return arows.Err()
+}
+
+// NewToken returns a fresh random node token.
+func NewToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "lt_" + hex.EncodeToString(b[:])
+}
+
+// AddNode registers (or re-keys) an organisation's node with its token and optional push URL.
+func (h *Hub) AddNode(ctx context.Context, code, name, token, pushURL string) error {
+	code = axis.NormaliseCode(code)
+	if code == "" || len(token) < 16 {
+		return errors.New("hub: a node needs a code and a token of at least 16 characters")
+	}
+	sum := sha256.Sum256([]byte(token))
+	if _, err := h.pool.Exec(ctx, `INSERT INTO hub_node (code, name, token_sha256, push_url) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, token_sha256 = EXCLUDED.token_sha256, push_url = EXCLUDED.push_url`,
+		code, name, sum[:], pushURL); err != nil {
+		return fmt.Errorf("hub: adding node %s: %w", code, err)
+	}
+	h.mu.Lock()
+	for k, c := range h.tokens {
+		if c == code {
+			delete(h.tokens, k)
+		}
+	}
+	h.tokens[sum] = code
+	h.push[code] = pushURL
+	h.known[code] = true
+	h.mu.Unlock()
+	return nil
+}
+
+// AddAlias records a code change (old → new from since).
+func (h *Hub) AddAlias(ctx context.Context, a axis.Alias) error {
+	if _, err := h.pool.Exec(ctx, `INSERT INTO hub_alias (old, new, since) VALUES ($1, $2, $3)
+		ON CONFLICT (old) DO UPDATE SET new = EXCLUDED.new, since = EXCLUDED.since`,
+		axis.NormaliseCode(a.Old), axis.NormaliseCode(a.New), a.Since); err != nil {
+		return err
+	}
+	h.dir.AddAlias(a)
+	return nil
+}
+
+func (h *Hub) nodeFor(token string) (string, bool) {
+	sum := sha256.Sum256([]byte(token))
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	c, ok := h.tokens[sum]
+	return c, ok
+}
+
+func (h *Hub) isNode(code string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.known[code]
+}
+
+// Stats counts packets and pending deliveries (for tests and the demo summary).
+type Stats struct {
+	Packets    int64
+	Deliveries int64
+	Pending    int64
+	Duplicates int64 // recipients holding the same (sender, message id) twice: must be 0
+}
+
+// Stats reads the counters.
+func (h *Hub) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := h.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM hub_packet), (SELECT count(*) FROM hub_delivery),
+		(SELECT count(*) FROM hub_delivery WHERE state = 'pending'),
+		(SELECT count(*) FROM (SELECT 1 FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
+			GROUP BY p.sender, p.message_id, d.recipient HAVING count(*) > 1) x)`).Scan(&s.Packets, &s.Deliveries, &s.Pending, &s.Duplicates)
+	return s, err
+}
+
+func (h *Hub) pusher() {
+	defer h.wg.Done()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case n := <-h.notify:
+			sendPush(n, h.log)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/edxml"
+	"github.com/lienthong/lienthong/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+type bundle struct {
+	hub   *Hub
+	pool  *pgxpool.Pool
+	srv   *httptest.Server
+	nodes map[string]*axis.Reference
+}
+
+func setup(t *testing.T, codes ...string) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	h, err := Open(ctx, pool, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	srv := httptest.NewServer(h.Handler())
+	t.Cleanup(srv.Close)
+	b := &bundle{hub: h, pool: pool, srv: srv, nodes: map[string]*axis.Reference{}}
+	for _, c := range codes {
+		tok := NewToken()
+		if err := h.AddNode(ctx, c, "org "+c, tok, ""); err != nil {
+			t.Fatal(err)
+		}
+		b.nodes[c] = &axis.Reference{BaseURL: srv.URL, Token: tok}
+	}
+	return b
+}
+
+func edoc(t *testing.T, from string, to ...string) []byte {
+	t.Helper()
+	var orgs []edxml.Organ
+	for _, c := range to {
+		orgs = append(orgs, edxml.Organ{OrganID: c})
+	}
+	p := edxml.NewEdoc(edxml.Document{From: edxml.Organ{OrganID: from}, To: orgs, Code: edxml.Code{CodeNumber: "1", CodeNotation: "UBND"},
+		Date: time.Now(), TypeCode: "1", TypeName: "Công văn", Subject: "thử",
+		Files: []edxml.Attachment{{Name: "a.pdf", ContentType: "application/pdf", Data: []byte("%PDF")}}})
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSendListFetchAck(t *testing.T) {
+	b := setup(t, "000.00.00.H53", "000.00.02.H53", "H53.01.01")
+	ctx := context.Background()
+	prov, dist, comm := b.nodes["000.00.00.H53"], b.nodes["000.00.02.H53"], b.nodes["H53.01.01"]
+	pkt := edoc(t, "000.00.00.H53", "000.00.02.H53", "H53.01.01")
+
+	rc, err := prov.Send(ctx, axis.Outgoing{MessageID: "doc1:all", Kind: edxml.KindEdoc, From: "000.00.00.H53", Body: pkt})
+	if err != nil || rc.Duplicate || rc.ID == "" {
+		t.Fatalf("send: %v %+v", err, rc)
+	}
+	again, err := prov.Send(ctx, axis.Outgoing{MessageID: "doc1:all", Kind: edxml.KindEdoc, From: "000.00.00.H53", Body: pkt})
+	if err != nil || !again.Duplicate || again.ID != rc.ID {
+		t.Fatalf("repeat must return the first receipt: %v %+v", err, again)
+	}
+	if _, err := prov.Send(ctx, axis.Outgoing{MessageID: "doc1:all", Kind: edxml.KindEdoc, From: "000.00.00.H53", Body: edoc(t, "000.00.00.H53", "H53.01.01")}); err == nil {
+		t.Fatal("reusing a message id for other bytes must fail")
+	}
+	for _, n := range []*axis.Reference{dist, comm} {
+		items, err := n.List(ctx, edxml.KindEdoc, 10)
+		if err != nil || len(items) != 1 || items[0].From != "000.00.00.H53" || items[0].MessageID != "doc1:all" {
+			t.Fatalf("inbox: %v %+v", err, items)
+		}
+		body, err := n.Fetch(ctx, items[0].ID)
+		if err != nil || string(body) != string(pkt) {
+			t.Fatalf("fetch: %v", err)
+		}
+		if err := n.Ack(ctx, items[0].ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if items, _ := n.List(ctx, "", 10); len(items) != 0 {
+			t.Fatalf("acked packet still in the inbox: %+v", items)
+		}
+	}
+	if _, err := prov.Fetch(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
+		t.Fatal("fetching another inbox's packet must fail")
+	}
+	st, err := prov.Sent(ctx, rc.ID)
+	if err == nil {
+		t.Fatalf("two recipients answer as a list, got one: %+v", st)
+	}
+	s, err := b.hub.Stats(ctx)
+	if err != nil || s.Packets != 1 || s.Deliveries != 2 || s.Pending != 0 || s.Duplicates != 0 {
+		t.Fatalf("stats %+v %v", s, err)
+	}
+}
+
+func TestStatusRelayAndSentState(t *testing.T) {
+	b := setup(t, "000.00.00.H53", "000.00.02.H53")
+	ctx := context.Background()
+	prov, dist := b.nodes["000.00.00.H53"], b.nodes["000.00.02.H53"]
+	rc, err := prov.Send(ctx, axis.Outgoing{MessageID: "d2", Kind: edxml.KindEdoc, From: "000.00.00.H53", To: []string{"000.00.02.H53"},
+		Body: edoc(t, "000.00.00.H53", "000.00.02.H53")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _ := dist.List(ctx, edxml.KindEdoc, 10)
+	if err := dist.Ack(ctx, items[0].ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	st, err := prov.Sent(ctx, rc.ID)
+	if err != nil || st.State != "done" || st.To != "000.00.02.H53" || st.AckedAt == nil {
+		t.Fatalf("sent state %+v %v", st, err)
+	}
+	// The recipient answers 01; the hub routes the status by ResponseFor to the sender.
+	status := edxml.NewStatus(edxml.StatusReport{From: edxml.Organ{OrganID: "000.00.02.H53"}, Code: edxml.StatusReceived,
+		About: edxml.ResponseFor{OrganID: "000.00.00.H53", Code: "1/UBND", DocumentID: "x"}})
+	raw, _ := status.Marshal()
+	if _, err := dist.Send(ctx, axis.Outgoing{MessageID: "d2:01", Kind: edxml.KindStatus, From: "000.00.02.H53", Body: raw}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := prov.List(ctx, edxml.KindStatus, 10)
+	if err != nil || len(got) != 1 || got[0].Kind != edxml.KindStatus {
+		t.Fatalf("status inbox %+v %v", got, err)
+	}
+	if edocs, _ := prov.List(ctx, edxml.KindEdoc, 10); len(edocs) != 0 {
+		t.Fatal("kind filter")
+	}
+}
+
+func TestAuthAndRouting(t *testing.T) {
+	b := setup(t, "000.00.00.H53", "000.00.02.H53")
+	ctx := context.Background()
+	prov := b.nodes["000.00.00.H53"]
+	var ae *axis.Error
+	// Not our code in From.
+	_, err := prov.Send(ctx, axis.Outgoing{MessageID: "x1", Kind: edxml.KindEdoc, From: "000.00.02.H53", Body: edoc(t, "000.00.02.H53", "000.00.00.H53")})
+	if !errors.As(err, &ae) || ae.Status != http.StatusForbidden || ae.Temporary {
+		t.Fatalf("sender mismatch: %v", err)
+	}
+	// Unknown recipient: permanent.
+	_, err = prov.Send(ctx, axis.Outgoing{MessageID: "x2", Kind: edxml.KindEdoc, From: "000.00.00.H53", Body: edoc(t, "000.00.00.H53", "G99")})
+	if !errors.As(err, &ae) || ae.Code != "unknown_recipient" || axis.IsTemporary(err) {
+		t.Fatalf("unknown recipient: %v", err)
+	}
+	// Garbage: permanent.
+	_, err = prov.Send(ctx, axis.Outgoing{MessageID: "x3", Kind: edxml.KindEdoc, From: "000.00.00.H53", Body: []byte("<html/>")})
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("garbage: %v", err)
+	}
+	bad := &axis.Reference{BaseURL: b.srv.URL, Token: "lt_not_a_token_at_all"}
+	if _, err := bad.List(ctx, "", 1); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Fatalf("bad token: %v", err)
+	}
+	// A closed district code merged into a new one: packets to and from the old code still flow.
+	merge := time.Now().Add(-time.Hour)
+	if err := b.hub.AddAlias(ctx, axis.Alias{Old: "000.00.07.H53", New: "000.00.02.H53", Since: merge}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.Send(ctx, axis.Outgoing{MessageID: "x4", Kind: edxml.KindEdoc, From: "000.00.00.H53", Body: edoc(t, "000.00.00.H53", "000.00.07.H53")}); err != nil {
+		t.Fatalf("send to an old code: %v", err)
+	}
+	dist := b.nodes["000.00.02.H53"]
+	if _, err := dist.Send(ctx, axis.Outgoing{MessageID: "x5", Kind: edxml.KindEdoc, From: "000.00.07.H53", Body: edoc(t, "000.00.07.H53", "000.00.00.H53")}); err != nil {
+		t.Fatalf("a packet from the closed code is accepted: %v", err)
+	}
+}
+
+func TestRestartKeepsState(t *testing.T) {
+	b := setup(t, "A01", "B01")
+	ctx := context.Background()
+	if _, err := b.nodes["A01"].Send(ctx, axis.Outgoing{MessageID: "r1", Kind: edxml.KindEdoc, From: "A01", Body: edoc(t, "A01", "B01")}); err != nil {
+		t.Fatal(err)
+	}
+	b.srv.Close()
+	b.hub.Close()
+	h2, err := Open(ctx, b.pool, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	srv := httptest.NewServer(h2.Handler())
+	defer srv.Close()
+	n := b.nodes["B01"]
+	n.BaseURL = srv.URL
+	items, err := n.List(ctx, "", 10)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("after restart: %v %+v", err, items)
+	}
+}
+
+func TestFaultsAreClassified(t *testing.T) {
+	b := setup(t, "A01", "B01")
+	f := NewFaults(1.0, 7)
+	f.Delay = 2 * time.Second
+	srv := httptest.NewServer(f.Wrap(b.hub.Handler()))
+	defer srv.Close()
+	n := &axis.Reference{BaseURL: srv.URL, Token: b.nodes["A01"].Token, Client: &http.Client{Timeout: 500 * time.Millisecond}}
+	ctx := context.Background()
+	pkt := edoc(t, "A01", "B01")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[string]int{}
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := n.Send(ctx, axis.Outgoing{MessageID: "f", Kind: edxml.KindEdoc, From: "A01", Body: pkt})
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				seen["ok"]++
+				return
+			}
+			if !axis.IsTemporary(err) {
+				t.Errorf("injected fault classified permanent: %v", err)
+			}
+			if axis.RetryAfter(err) == time.Second {
+				seen["retry-after"]++
+			}
+			if strings.Contains(err.Error(), "reset") || strings.Contains(err.Error(), "EOF") {
+				seen["reset"]++
+			}
+		}()
+	}
+	wg.Wait()
+	if seen["retry-after"] == 0 || seen["reset"] == 0 || f.Injected() != 30 {
+		t.Fatalf("faults seen %v, injected %d", seen, f.Injected())
+	}
+	// Whatever happened, the hub holds the packet at most once.
+	s, _ := b.hub.Stats(ctx)
+	if s.Packets > 1 || s.Duplicates != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
