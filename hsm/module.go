@@ -231,3 +231,12 @@ func (m *module) reinitialize() error {
 	_ = m.p11.Finalize()
 	return m.p11.Initialize()
 }
+
+// Loaded reports whether the module at path is loaded (C_Initialize done) in this process. SoftHSM
+// reads SOFTHSM2_CONF at C_Initialize, so helpers that change it check this first.
+func Loaded(path string) bool {
+	modules.mu.Lock()
+	defer modules.mu.Unlock()
+	_, ok := modules.m[path]
+	return ok
+}

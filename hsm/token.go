@@ -43,7 +43,9 @@ func findToken(p p11, u *URI) (uint, tokenInfo, error) {
 		if err != nil {
 			continue // a slot being emptied right now
 		}
-		present = append(present, fmt.Sprintf("%q (serial %s)", ti.Label, ti.Serial))
+		if ti.Flags&ckfTokenInitialized != 0 {
+			present = append(present, fmt.Sprintf("%q (serial %s)", ti.Label, ti.Serial))
+		}
 		if u.Serial != "" && ti.Serial != u.Serial ||
 			u.Token != "" && ti.Label != u.Token ||
 			u.Manufacturer != "" && ti.Manufacturer != u.Manufacturer ||

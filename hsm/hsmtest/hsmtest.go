@@ -1,0 +1,123 @@
+// Package hsmtest gives tests SoftHSM tokens and token keys chained to a test CA, cleaned up with the
+// test. All tokens of a test binary share one private token directory (SoftHSM reads SOFTHSM2_CONF
+// once per process); each test gets its own token, with a unique label.
+//
+//	func TestSeal(t *testing.T) {
+//		t.Parallel()
+//		iss := hsmtest.Issue(t, hsm.RSA2048, pkix.Name{CommonName: "Con dấu Sở Nội vụ"})
+//		key := hsmtest.Open(t, iss.URI)          // closed at cleanup
+//		sig, err := key.Sign(nil, digest, crypto.SHA256)
+//		// iss.Cert is the leaf, iss.CA.Cert its issuer
+//	}
+//
+// Optionally `func TestMain(m *testing.M) { hsmtest.Main(m) }` removes the token directory at exit
+// (without it, it stays in the system temp directory).
+//
+// Without cgo (where PKCS#11 cannot work) the helpers skip the test; when SoftHSM is missing they fail
+// it, since `make test` installs SoftHSM.
+package hsmtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lienthong/lienthong/hsm"
+	"github.com/lienthong/lienthong/hsm/softhsm"
+)
+
+var shared struct {
+	once  sync.Once
+	store *softhsm.Store
+	err   error
+	dir   string
+}
+
+// Store returns the test binary's SoftHSM store, creating it on first use.
+func Store(t testing.TB) *softhsm.Store {
+	t.Helper()
+	if !cgoEnabled {
+		t.Skip("PKCS#11 needs cgo (CGO_ENABLED=1)")
+	}
+	shared.once.Do(func() {
+		shared.dir, shared.err = os.MkdirTemp("", "lienthong-softhsm-")
+		if shared.err == nil {
+			shared.store, shared.err = softhsm.Setup(shared.dir)
+		}
+	})
+	if shared.err != nil {
+		t.Fatalf("hsmtest: %v", shared.err)
+	}
+	return shared.store
+}
+
+// Main runs the tests and removes the shared token directory afterwards.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared.dir != "" {
+		_ = os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// Token makes a new token with a unique label derived from the test name; it is deleted at cleanup.
+func Token(t testing.TB) *softhsm.Token {
+	t.Helper()
+	s := Store(t)
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	name := t.Name()
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	name = unsafeLabel.ReplaceAllString(name, "_")
+	if len(name) > 24 {
+		name = name[:24]
+	}
+	tok, err := s.NewToken(context.Background(), name+"-"+hex.EncodeToString(suffix))
+	if err != nil {
+		t.Fatalf("hsmtest: new token: %v", err)
+	}
+	t.Cleanup(func() { _ = tok.Delete() })
+	return tok
+}
+
+// CA returns a new in-memory test CA.
+func CA(t testing.TB) *softhsm.CA {
+	t.Helper()
+	ca, err := softhsm.NewCA("Lienthong Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// Issue makes a new token holding key "signer" (CKA_ID 01) of type kt with a certificate for subject
+// issued by a new test CA.
+func Issue(t testing.TB, kt hsm.KeyType, subject pkix.Name) *softhsm.Issued {
+	t.Helper()
+	iss, err := Token(t).IssueKey(context.Background(), "signer", []byte{1}, kt, CA(t), subject)
+	if err != nil {
+		t.Fatalf("hsmtest: issue key: %v", err)
+	}
+	return iss
+}
+
+// Open opens a key and closes it at cleanup.
+func Open(t testing.TB, uri string, opts ...hsm.Option) *hsm.Key {
+	t.Helper()
+	k, err := hsm.Open(context.Background(), uri, opts...)
+	if err != nil {
+		t.Fatalf("hsmtest: open %s: %v", uri, err)
+	}
+	t.Cleanup(func() { _ = k.Close() })
+	return k
+}
