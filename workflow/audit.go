@@ -181,10 +181,17 @@ type AuditEntry struct {
 	Record json.RawMessage `json:"record"`
 }
 
-// History returns the audit records of one document of the caller's organisation.
-func (s *Service) history(ctx context.Context, orgID int64, docID string) ([]AuditEntry, error) {
+// History returns the audit records of one document of the caller's organisation (clerks and leaders).
+func (s *Service) History(ctx context.Context, p Principal, docID string) ([]AuditEntry, error) {
+	docID, err := ParseID(docID)
+	if err != nil {
+		return nil, err
+	}
+	if err := require(p, RoleClerk, RoleLeader); err != nil {
+		return nil, err
+	}
 	rows, err := s.pool.Query(ctx, `SELECT seq, at, actor, action, payload FROM audit_log
-		WHERE doc_id = $1 AND org_id = $2 ORDER BY seq`, docID, orgID)
+		WHERE doc_id = $1 AND org_id = $2 ORDER BY seq`, docID, p.OrgID)
 	if err != nil {
 		return nil, dbErr(err)
 	}
