@@ -353,8 +353,8 @@ func (f *Font) Subset(used map[uint16]bool) ([]byte, error) {
 	}
 	binary.BigEndian.PutUint32(loca[4*f.numGlyphs:], uint32(len(newGlyf)))
 	head := append([]byte(nil), f.tables["head"]...)
-	binary.BigEndian.PutUint16(head[50:], 1)   // long loca
-	binary.BigEndian.PutUint32(head[8:], 0)    // checkSumAdjustment, fixed below
+	binary.BigEndian.PutUint16(head[50:], 1) // long loca
+	binary.BigEndian.PutUint32(head[8:], 0)  // checkSumAdjustment, fixed below
 	tables := map[string][]byte{"head": head, "loca": loca, "glyf": newGlyf}
 	for _, t := range []string{"hhea", "maxp", "hmtx", "cvt ", "fpgm", "prep", "OS/2", "post", "name", "cmap"} {
 		if d := f.tables[t]; d != nil {

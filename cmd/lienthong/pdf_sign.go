@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lienthong/lienthong/hsm"
+	"github.com/lienthong/lienthong/internal/apperr"
+	"github.com/lienthong/lienthong/signing/appearance"
+	"github.com/lienthong/lienthong/signing/cms/tsp"
+	"github.com/lienthong/lienthong/signing/pades"
+	"github.com/lienthong/lienthong/signing/pdf"
+)
+
+func init() {
+	register(command{
+		name:    "pdf sign",
+		summary: "sign a PDF (PAdES B-B/B-T/B-LT) as an incremental update",
+		run:     runPDFSign,
+	})
+}
+
+const pdfSignUsage = `usage: lienthong pdf sign --key URI --in IN.pdf --out OUT.pdf [flags]
+
+Signs IN.pdf with PAdES (ETSI.CAdES.detached) as an incremental update and writes OUT.pdf whole
+(temporary file + rename) or not at all. IN.pdf is never changed.
+
+The key is a PKCS#11 URI (pkcs11:token=...;object=...?module-path=...&pin-source=file:...) whose
+certificate sits on the token with the same CKA_ID, or, for tests, file:KEY.pem with --cert.
+
+Decree 30 appearances:
+  --image SIG.png --page N --rect x1,y1,x2,y2      the signer's image (transparent PNG)
+  --image SEAL.png --seal-over FIELD [--size W,H]  the organisation's seal over the left third of
+                                                   the image of the earlier signature FIELD
+  --stamp attachment --number "05/QĐ-UBND"          text stamp at the top right of page 1
+  --stamp copy --copy-kind "SAO Y" --copy-org NAME
+
+flags:
+`
+
+type pdfSignFlags struct {
+	key, cert, chain, in, out, field, image, rect, reason, location, contact, tsa, level string
+	sealOver, size, stamp, number, copyKind, copyOrg                                     string
+	page, certify                                                                        int
+	jsonOut                                                                              bool
+}
+
+func runPDFSign(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("pdf sign", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	fs.Usage = func() { fmt.Fprint(e.Stderr, pdfSignUsage); fs.PrintDefaults() }
+	var f pdfSignFlags
+	fs.StringVar(&f.key, "key", "", "PKCS#11 URI of the signing key, or file:KEY.pem (tests)")
+	fs.StringVar(&f.cert, "cert", "", "PEM signer certificate (first) and chain; required with file: keys, overrides the token's")
+	fs.StringVar(&f.chain, "chain", "", "PEM intermediate certificates to embed after the signer's")
+	fs.StringVar(&f.in, "in", "", "input PDF")
+	fs.StringVar(&f.out, "out", "", "output PDF (must differ from --in)")
+	fs.StringVar(&f.field, "field", "", "signature field to sign into (an existing empty one) or to create")
+	fs.StringVar(&f.image, "image", "", "PNG image for a visible signature (signer's handwriting or organisation's seal)")
+	fs.IntVar(&f.page, "page", 1, "page (1-based) of a new visible signature")
+	fs.StringVar(&f.rect, "rect", "", "x1,y1,x2,y2 in points from the page's lower left corner")
+	fs.StringVar(&f.sealOver, "seal-over", "", "place --image over the left third of this earlier signature field's image")
+	fs.StringVar(&f.size, "size", "100,100", "W,H in points of the seal for --seal-over (real seal size)")
+	fs.StringVar(&f.stamp, "stamp", "", "text stamp at the top right of page 1: attachment or copy")
+	fs.StringVar(&f.number, "number", "", "number and notation for --stamp attachment, e.g. 05/QĐ-UBND")
+	fs.StringVar(&f.copyKind, "copy-kind", "SAO Y", "for --stamp copy: SAO Y, SAO LỤC or TRÍCH SAO")
+	fs.StringVar(&f.copyOrg, "copy-org", "", "for --stamp copy: the copying organisation")
+	fs.StringVar(&f.reason, "reason", "", "reason for signing")
+	fs.StringVar(&f.location, "location", "", "signing location")
+	fs.StringVar(&f.contact, "contact", "", "contact information")
+	fs.IntVar(&f.certify, "certify", 0, "certify the document with DocMDP permissions 1, 2 or 3 (first signature only)")
+	fs.StringVar(&f.tsa, "tsa", "", "RFC 3161 timestamp authority URL (needed for B-T and B-LT)")
+	fs.StringVar(&f.level, "level", "", "PAdES level B-B, B-T or B-LT (default B-B, or B-T with --tsa)")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.Stderr, "lienthong pdf sign: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if f.key == "" || f.in == "" || f.out == "" {
+		fmt.Fprintln(e.Stderr, "lienthong pdf sign: --key, --in and --out are required")
+		fs.Usage()
+		return exitUsage
+	}
+	res, err := pdfSign(ctx, f)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "lienthong pdf sign: %s\n", pdfSignMessage(err))
+		if apperr.KindOf(err) == apperr.Invalid {
+			return exitUsage
+		}
+		return exitNo
+	}
+	if f.jsonOut {
+		out := map[string]any{
+			"out": f.out, "field": res.Field, "level": res.Level, "size": res.Size,
+			"byte_range": res.ByteRange, "cms_bytes": res.CMSSize, "reserved_bytes": res.Reserved,
+			"signed_at": appearance.ISOTime(res.SignedAt), "digest_sha256": fmt.Sprintf("%x", res.Digest),
+		}
+		b, _ := json.Marshal(out)
+		fmt.Fprintln(e.Stdout, string(b))
+	} else {
+		fmt.Fprintf(e.Stdout, "signed %s: field %s, %s, %d bytes, signed at %s\n", f.out, res.Field, res.Level, res.Size, appearance.ISOTime(res.SignedAt))
+	}
+	return exitOK
+}
+
+// pdfSignMessage is the clerk-safe message, with the cause for errors that are ours to explain.
+func pdfSignMessage(err error) string {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return ae.Detail
+	}
+	return err.Error()
+}
+
+func pdfUsageErr(format string, a ...any) error {
+	return apperr.New(apperr.Invalid, "usage", fmt.Sprintf(format, a...))
+}
+
+func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
+	o := pades.Options{Field: f.field, Page: f.page, Reason: f.reason, Location: f.location, ContactInfo: f.contact, Certify: f.certify}
+	if f.certify < 0 || f.certify > 3 {
+		return nil, pdfUsageErr("--certify must be 1, 2 or 3")
+	}
+	switch strings.ToUpper(f.level) {
+	case "":
+		o.Level = pades.LevelBB
+		if f.tsa != "" {
+			o.Level = pades.LevelBT
+		}
+	case "B-B", "B-T", "B-LT":
+		o.Level = pades.Level(strings.ToUpper(f.level))
+	default:
+		return nil, pdfUsageErr("--level must be B-B, B-T or B-LT")
+	}
+	if f.tsa != "" {
+		o.TSA = (&tsp.Client{URL: f.tsa}).Timestamp
+	}
+	if o.Level == pades.LevelBLT {
+		o.Revocation = pades.FetchRevocation(nil)
+	}
+	if f.rect != "" {
+		r, err := pdfParseFloats(f.rect, 4)
+		if err != nil {
+			return nil, pdfUsageErr("--rect must be x1,y1,x2,y2 in points")
+		}
+		o.Rect = [4]float64{r[0], r[1], r[2], r[3]}
+	}
+	// Appearance.
+	switch {
+	case f.stamp != "" && f.image != "":
+		return nil, pdfUsageErr("--stamp and --image exclude each other (Decree 30: attachments and copies carry no image)")
+	case f.stamp != "":
+		var lines string
+		switch f.stamp {
+		case "attachment":
+			if f.number == "" {
+				return nil, pdfUsageErr("--stamp attachment needs --number (the document's number and notation)")
+			}
+			lines = f.number
+		case "copy":
+			if f.copyOrg == "" {
+				return nil, pdfUsageErr("--stamp copy needs --copy-org (the copying organisation)")
+			}
+			lines = f.copyKind + f.copyOrg
+		default:
+			return nil, pdfUsageErr("--stamp must be attachment or copy")
+		}
+		font, err := appearance.DefaultFont(lines + "Số: Thời gian ký")
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, "font_missing", "no font for the Vietnamese text stamp; install fonts-liberation2", err)
+		}
+		now := time.Now()
+		o.Now = func() time.Time { return now }
+		if f.stamp == "attachment" {
+			o.Appearance = appearance.AttachmentStamp(font, f.number, now)
+		} else {
+			o.Appearance = appearance.CopyStamp(font, appearance.CopyKind(f.copyKind), f.copyOrg, now)
+		}
+	case f.image != "":
+		img, err := appearance.LoadPNG(f.image)
+		if err != nil {
+			return nil, err
+		}
+		o.Appearance = &appearance.Image{Img: img}
+		if f.sealOver != "" {
+			sz, err := pdfParseFloats(f.size, 2)
+			if err != nil || sz[0] <= 0 || sz[1] <= 0 {
+				return nil, pdfUsageErr("--size must be W,H in points")
+			}
+			page, rect, err := pdfWidgetRect(f.in, f.sealOver)
+			if err != nil {
+				return nil, err
+			}
+			o.Page, o.Rect = page, appearance.SealRect(rect, sz[0], sz[1])
+		} else if o.Rect == [4]float64{} {
+			return nil, pdfUsageErr("--image needs --rect x1,y1,x2,y2 (or --seal-over FIELD)")
+		}
+	}
+	signer, chain, closeKey, err := pdfLoadKey(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	defer closeKey()
+	o.Signer, o.Chain = signer, chain
+	return pades.SignFile(ctx, f.in, f.out, o)
+}
+
+func pdfParseFloats(s string, n int) ([]float64, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != n {
+		return nil, fmt.Errorf("want %d numbers", n)
+	}
+	out := make([]float64, n)
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// widgetRect finds the page number and rectangle of a signature field's widget in the input.
+func pdfWidgetRect(path, field string) (int, [4]float64, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, [4]float64{}, apperr.Wrap(apperr.Invalid, "pades_input", "cannot open the input PDF", err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return 0, [4]float64{}, err
+	}
+	rd, err := pdf.Open(fh, st.Size())
+	if err != nil {
+		return 0, [4]float64{}, err
+	}
+	fl, err := rd.FieldByName(field)
+	if err != nil {
+		return 0, [4]float64{}, err
+	}
+	if fl == nil || len(fl.Widgets) == 0 {
+		return 0, [4]float64{}, pdfUsageErr("--seal-over: the document has no field %q with a widget", field)
+	}
+	wo, err := rd.Object(fl.Widgets[0])
+	if err != nil {
+		return 0, [4]float64{}, err
+	}
+	wd, _ := wo.(pdf.Dict)
+	ra, _ := wd["Rect"].(pdf.Array)
+	if len(ra) != 4 {
+		return 0, [4]float64{}, pdfUsageErr("--seal-over: field %q is invisible", field)
+	}
+	var r [4]float64
+	for i := range r {
+		r[i], _ = pdf.AsFloat(ra[i])
+	}
+	page := 1
+	if pr, ok := wd["P"].(pdf.Ref); ok {
+		pages, err := rd.Pages(len(rd.Revisions()) - 1)
+		if err != nil {
+			return 0, [4]float64{}, err
+		}
+		for i, p := range pages {
+			if p.Ref == pr {
+				page = i + 1
+			}
+		}
+	}
+	return page, [4]float64{min(r[0], r[2]), min(r[1], r[3]), max(r[0], r[2]), max(r[1], r[3])}, nil
+}
+
+// loadSigningKey opens the key: a PKCS#11 URI through hsm.Open, or a PEM file for tests.
+func pdfLoadKey(ctx context.Context, f pdfSignFlags) (crypto.Signer, []*x509.Certificate, func(), error) {
+	var certs []*x509.Certificate
+	if f.cert != "" {
+		c, err := pdfReadCerts(f.cert)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		certs = c
+	}
+	var extra []*x509.Certificate
+	if f.chain != "" {
+		c, err := pdfReadCerts(f.chain)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		extra = c
+	}
+	switch {
+	case strings.HasPrefix(f.key, "pkcs11:"):
+		k, err := hsm.Open(ctx, f.key)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if len(certs) == 0 {
+			if k.Certificate() == nil {
+				k.Close()
+				return nil, nil, nil, pdfUsageErr("the token has no certificate for this key; import one or pass --cert")
+			}
+			certs = []*x509.Certificate{k.Certificate()}
+		}
+		return k, append(certs, extra...), func() { k.Close() }, nil
+	case strings.HasPrefix(f.key, "file:"):
+		if len(certs) == 0 {
+			return nil, nil, nil, pdfUsageErr("a file: key needs --cert")
+		}
+		s, err := pdfReadKey(strings.TrimPrefix(f.key, "file:"))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return s, append(certs, extra...), func() {}, nil
+	}
+	return nil, nil, nil, pdfUsageErr("--key must be a pkcs11: URI or file:KEY.pem")
+}
+
+func pdfReadCerts(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Invalid, "cert_file", "cannot read the certificate file "+path, err)
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, "cert_file", "a certificate in "+path+" does not parse", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, apperr.New(apperr.Invalid, "cert_file", "no PEM certificate in "+path)
+	}
+	return out, nil
+}
+
+func pdfReadKey(path string) (crypto.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Invalid, "key_file", "cannot read the key file", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, apperr.New(apperr.Invalid, "key_file", "the key file is not PEM")
+	}
+	var k any
+	switch blk.Type {
+	case "PRIVATE KEY":
+		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "RSA PRIVATE KEY":
+		k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+	case "EC PRIVATE KEY":
+		k, err = x509.ParseECPrivateKey(blk.Bytes)
+	default:
+		return nil, apperr.New(apperr.Invalid, "key_file", "unsupported PEM block "+blk.Type+" (encrypted keys are not supported)")
+	}
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Invalid, "key_file", "the key file does not parse", err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, apperr.New(apperr.Invalid, "key_file", "the key cannot sign")
+	}
+	return s, nil
+}
