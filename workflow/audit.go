@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lienthong/lienthong/internal/apperr"
 )
 
 // Event is one audit record: who did what, when, to which document (and its hash), with which key.
@@ -202,4 +204,16 @@ func (s *Service) History(ctx context.Context, p Principal, docID string) ([]Aud
 		e.Record = p
 		return e, err
 	})
+}
+
+// AuditContainsHash reports whether some record of the chain has this hash (hex), i.e. whether a head
+// noted earlier is still part of the history.
+func (s *Service) AuditContainsHash(ctx context.Context, hexHash string) (bool, error) {
+	h, err := hex.DecodeString(hexHash)
+	if err != nil || len(h) != 32 {
+		return false, apperr.New(apperr.Invalid, "bad_hash", "--expect-head phải là 64 ký tự hex / --expect-head must be 64 hex digits")
+	}
+	var ok bool
+	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE hash = $1)`, h).Scan(&ok)
+	return ok, dbErr(err)
 }
