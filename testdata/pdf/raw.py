@@ -5,6 +5,8 @@
   raw.py emptyfield OUT    one page with an empty signature field named "Sig1" (AcroForm)
   raw.py hybrid OUT        a hybrid-reference file: xref table whose trailer names an /XRefStm that
                            lists objects stored in an object stream
+  raw.py large OUT MIB     a MIB-mebibyte file of incompressible (random) image data on 4 pages,
+                           written in chunks (for the signing benchmark; never committed)
 """
 import sys, zlib
 
@@ -88,5 +90,44 @@ def hybrid(path):
     out += b"trailer\n<< /Size 10 /Root 1 0 R /Info 6 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n" % (x9, x)
     open(path, "wb").write(out)
 
+def large(path, mib):
+    import os
+    mib = int(mib)
+    npages = 4
+    per = (mib << 20) // npages
+    side = int((per // 3) ** 0.5)
+    with open(path, "wb") as f:
+        pos = 0
+        def w(b):
+            nonlocal pos
+            f.write(b)
+            pos += len(b)
+        offs = {}
+        w(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        kids = " ".join("%d 0 R" % (3 + 3 * i) for i in range(npages)).encode()
+        offs[1] = pos; w(b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
+        offs[2] = pos; w(b"2 0 obj\n<< /Type /Pages /Kids [%s] /Count %d >>\nendobj\n" % (kids, npages))
+        for i in range(npages):
+            p, c, im = 3 + 3 * i, 4 + 3 * i, 5 + 3 * i
+            offs[p] = pos
+            w(b"%d 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>\nendobj\n" % (p, im, c))
+            cs = b"q 500 0 0 500 47 171 cm /Im0 Do Q\n"
+            offs[c] = pos; w(b"%d 0 obj\n" % c + stream(b"", cs) + b"\nendobj\n")
+            n = side * side * 3
+            offs[im] = pos
+            w(b"%d 0 obj\n<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Length %d >>\nstream\n" % (im, side, side, n))
+            left = n
+            while left > 0:
+                k = min(left, 1 << 20)
+                w(os.urandom(k))
+                left -= k
+            w(b"\nendstream\nendobj\n")
+        total = 2 + 3 * npages
+        x = pos
+        w(b"xref\n0 %d\n0000000000 65535 f\r\n" % (total + 1))
+        for n in range(1, total + 1):
+            w(b"%010d 00000 n\r\n" % offs[n])
+        w(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (total + 1, x))
+
 if __name__ == "__main__":
-    {"base": base, "emptyfield": emptyfield, "hybrid": hybrid}[sys.argv[1]](sys.argv[2])
+    {"base": base, "emptyfield": emptyfield, "hybrid": hybrid, "large": large}[sys.argv[1]](*sys.argv[2:])
