@@ -20,6 +20,7 @@ var (
 	ErrPINFinalTry        = newSentinel(apperr.Forbidden, "hsm_pin_final_try", "the token allows only one more PIN try; refusing to log in unattended (confirm explicitly to use the final try)")
 	ErrPINLocked          = newSentinel(apperr.Forbidden, "hsm_pin_locked", "the token's user PIN is locked; it must be unblocked with the SO PIN/PUK (often held by the issuing CA)")
 	ErrPINRequired        = newSentinel(apperr.Invalid, "hsm_pin_required", "the key needs a PIN: add pin-source=file:PATH or env:VAR to the key URI")
+	ErrPINSource          = newSentinel(apperr.Invalid, "hsm_pin_source", "the PIN source named by the key URI cannot be used")
 	ErrTokenBusy          = newSentinel(apperr.Unavailable, "hsm_token_busy", "every session of the token stayed busy until the deadline; try again or raise the pool size")
 	ErrTokenRemoved       = newSentinel(apperr.Unavailable, "hsm_token_removed", "the token was removed or stopped answering; plug it back in and try again")
 	ErrKeyExists          = newSentinel(apperr.Conflict, "hsm_key_exists", "an object with this label/id already exists on the token")

@@ -24,24 +24,24 @@ func (u *URI) ReadPIN() (pin []byte, ok bool, err error) {
 		}
 		st, err := os.Stat(path)
 		if err != nil {
-			return nil, false, wrapf(ErrPINRequired, err, "reading PIN file")
+			return nil, false, wrapf(ErrPINSource, err, "reading the PIN file")
 		}
 		if st.Mode().Perm()&0o077 != 0 {
-			return nil, false, wrapf(ErrPINRequired, nil, "PIN file %s is readable by others (mode %o): chmod 600 it", path, st.Mode().Perm())
+			return nil, false, wrapf(ErrPINSource, nil, "PIN file %s can be read by others (mode %o): chmod 600 it", path, st.Mode().Perm())
 		}
 		if st.Size() > maxPINFile {
-			return nil, false, wrapf(ErrPINRequired, nil, "PIN file %s is larger than %d bytes", path, maxPINFile)
+			return nil, false, wrapf(ErrPINSource, nil, "PIN file %s is larger than %d bytes", path, maxPINFile)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, false, wrapf(ErrPINRequired, err, "reading PIN file")
+			return nil, false, wrapf(ErrPINSource, err, "reading the PIN file")
 		}
 		return TrimPINNewline(b), true, nil
 	case strings.HasPrefix(u.PINSource, "env:"):
 		name := strings.TrimPrefix(u.PINSource, "env:")
 		v, set := os.LookupEnv(name)
 		if !set || v == "" {
-			return nil, false, wrapf(ErrPINRequired, nil, "environment variable %s named by pin-source is not set", name)
+			return nil, false, wrapf(ErrPINSource, nil, "environment variable %s named by pin-source is not set", name)
 		}
 		return []byte(v), true, nil
 	case u.PINSource != "":

@@ -146,7 +146,7 @@ func TestReadPIN(t *testing.T) { // not parallel: sets the environment
 	}
 	open := write("open", "secret-pin\n", 0o644)
 	u, _ := ParseURI("pkcs11:token=a?pin-source=file:" + open)
-	if _, _, err := u.ReadPIN(); !errors.Is(err, ErrPINRequired) || strings.Contains(err.Error(), "secret-pin") {
+	if _, _, err := u.ReadPIN(); !errors.Is(err, ErrPINSource) || strings.Contains(err.Error(), "secret-pin") {
 		t.Errorf("world-readable PIN file: %v", err)
 	}
 	t.Setenv("HSM_TEST_PIN", "5678")
@@ -155,7 +155,7 @@ func TestReadPIN(t *testing.T) { // not parallel: sets the environment
 		t.Errorf("env: %q %v %v", pin, ok, err)
 	}
 	u, _ = ParseURI("pkcs11:token=a?pin-source=env:HSM_TEST_PIN_UNSET")
-	if _, _, err := u.ReadPIN(); !errors.Is(err, ErrPINRequired) {
+	if _, _, err := u.ReadPIN(); !errors.Is(err, ErrPINSource) {
 		t.Errorf("unset env: %v", err)
 	}
 	u, _ = ParseURI("pkcs11:token=a")
