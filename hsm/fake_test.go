@@ -29,6 +29,8 @@ type fakeModule struct {
 	next      uint
 	objects   map[objectHandle]*fakeObject
 	signDelay time.Duration
+	signGate  chan struct{} // when set, Sign announces itself on signIn and waits for the gate
+	signIn    chan struct{}
 	failNext  map[string][]CKR // per-method queue of errors to return once each
 	calls     map[string]int
 	maxOpen   int
@@ -402,7 +404,7 @@ func (f *fakeModule) SignInit(sh sessionHandle, m mechanism, key objectHandle) e
 
 func (f *fakeModule) Sign(sh sessionHandle, data []byte) ([]byte, error) {
 	f.mu.Lock()
-	delay := f.signDelay
+	delay, gate, in := f.signDelay, f.signGate, f.signIn
 	if err := f.enter("Sign"); err != nil {
 		if s, ok := f.sessions[sh]; ok {
 			s.active = false
@@ -424,6 +426,10 @@ func (f *fakeModule) Sign(sh sessionHandle, data []byte) ([]byte, error) {
 	m := s.signMech
 	f.mu.Unlock()
 	time.Sleep(delay) // a slow token
+	if gate != nil {
+		in <- struct{}{}
+		<-gate
+	}
 	switch key := obj.key.(type) {
 	case *rsa.PrivateKey:
 		if m.Type == ckmRSAPKCSPSS {

@@ -310,25 +310,24 @@ func TestRecoveryFake(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, true, true)
 		k := openFake(t, f, WithPoolSize(1))
+		gate, in := make(chan struct{}), make(chan struct{})
 		f.mu.Lock()
-		f.signDelay = 300 * time.Millisecond
+		f.signGate, f.signIn = gate, in
 		f.mu.Unlock()
 		d := sha256.Sum256(nil)
-		started := make(chan struct{})
 		done := make(chan error, 1)
 		go func() {
-			close(started)
 			_, err := k.Sign(nil, d[:], crypto.SHA256)
 			done <- err
 		}()
-		<-started
-		time.Sleep(50 * time.Millisecond) // let the first signer take the only session
+		<-in // the first signer holds the only session inside a slow C_Sign
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		_, err := k.SignContext(ctx, d[:], crypto.SHA256)
 		if !errors.Is(err, ErrTokenBusy) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v", err)
 		}
+		close(gate)
 		if err := <-done; err != nil {
 			t.Fatalf("first signer: %v", err)
 		}
