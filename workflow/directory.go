@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -380,6 +381,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, ErrBadToken
 	}
 	sum := sha256.Sum256([]byte(token))
+	if p, ok := s.auth.get(sum, s.now()); ok {
+		return p, nil
+	}
 	var p Principal
 	var dept *int64
 	err := s.pool.QueryRow(ctx, `SELECT u.id, u.name, u.role, o.id, o.code, o.name, u.department_id
@@ -395,7 +399,47 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if dept != nil {
 		p.DepartmentID = *dept
 	}
+	s.auth.put(sum, p, s.now())
 	return p, nil
+}
+
+// authCache remembers recently seen tokens for a few seconds so a busy client does not cost a query
+// per request. Only successes are cached; a disabled user or revoked token stops working within the
+// TTL.
+type authCache struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	m   map[[32]byte]authEntry
+}
+
+type authEntry struct {
+	p   Principal
+	exp time.Time
+}
+
+func (c *authCache) get(k [32]byte, now time.Time) (Principal, bool) {
+	if c.ttl <= 0 {
+		return Principal{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || now.After(e.exp) {
+		return Principal{}, false
+	}
+	return e.p, true
+}
+
+func (c *authCache) put(k [32]byte, p Principal, now time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[[32]byte]authEntry{} // crude bound: start over rather than grow without limit
+	}
+	c.m[k] = authEntry{p, now.Add(c.ttl)}
 }
 
 // require returns a Forbidden error unless p has one of roles.

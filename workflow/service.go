@@ -51,6 +51,8 @@ type Config struct {
 	Dispatcher Dispatcher       // nil: recipients are recorded as queued and nothing is enqueued
 	Status     StatusNotifier   // nil: no statuses are sent
 	MaxFile    int64            // largest file accepted, bytes; 50 MB when zero
+	// AuthCacheTTL is how long a verified token is remembered; 5 s when zero, off when negative.
+	AuthCacheTTL time.Duration
 }
 
 // Service is the document office on one database.
@@ -61,6 +63,7 @@ type Service struct {
 	disp    Dispatcher
 	status  StatusNotifier
 	maxFile int64
+	auth    authCache
 }
 
 // New returns a Service on pool. Run the migrations first.
@@ -74,6 +77,10 @@ func New(pool *pgxpool.Pool, cfg Config) *Service {
 	}
 	if s.maxFile <= 0 {
 		s.maxFile = 50 << 20
+	}
+	s.auth.ttl = cfg.AuthCacheTTL
+	if s.auth.ttl == 0 {
+		s.auth.ttl = 5 * time.Second
 	}
 	return s
 }

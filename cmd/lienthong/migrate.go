@@ -179,8 +179,10 @@ func openDB(ctx context.Context, e env, needSchema bool) (*database, error) {
 		db.stopCluster()
 		return nil, apperr.Wrap(apperr.Invalid, "bad_database_url", "DATABASE_URL is not a valid PostgreSQL URL", errors.New("unparseable"))
 	}
-	if cfg.MaxConns < 32 {
-		cfg.MaxConns = 32
+	// pgxpool's default is the CPU count (4 minimum); a server wants more, unless the URL says
+	// otherwise with pool_max_conns.
+	if !strings.Contains(db.URL, "pool_max_conns") {
+		cfg.MaxConns = 16
 	}
 	if db.Pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
 		err = db.Pool.Ping(ctx)
