@@ -13,12 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lienthong/lienthong/exchange/delivery"
 	"github.com/lienthong/lienthong/exchange/hub"
 )
 
 func init() {
 	register(command{name: "axis", summary: "run the reference interchange axis (hub): axis --listen ADDR [--nodes FILE]", run: runAxis})
 	register(command{name: "axis node", summary: "register a node on the reference axis: axis node add --code CODE [--name N] [--push-url URL]", run: runAxisNode})
+	// River's schema and the exchange ledger migrate with ours (`lienthong migrate`).
+	registerMigrateHook(migrateHook{name: "exchange", up: delivery.Migrate, down: delivery.MigrateDown, status: delivery.Status})
 }
 
 // axisNodeFile is one entry of --nodes: a node's code and where its token is kept.

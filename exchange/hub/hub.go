@@ -217,6 +217,7 @@ type Stats struct {
 	Deliveries int64
 	Pending    int64
 	Duplicates int64 // recipients holding the same (sender, message id) twice: must be 0
+	Edocs      int64 // deliveries of document packets (the rest are statuses)
 }
 
 // Stats reads the counters.
@@ -225,7 +226,8 @@ func (h *Hub) Stats(ctx context.Context) (Stats, error) {
 	err := h.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM hub_packet), (SELECT count(*) FROM hub_delivery),
 		(SELECT count(*) FROM hub_delivery WHERE state = 'pending'),
 		(SELECT count(*) FROM (SELECT 1 FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
-			GROUP BY p.sender, p.message_id, d.recipient HAVING count(*) > 1) x)`).Scan(&s.Packets, &s.Deliveries, &s.Pending, &s.Duplicates)
+			GROUP BY p.sender, p.message_id, d.recipient HAVING count(*) > 1) x),
+		(SELECT count(*) FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id WHERE p.kind = 'edoc')`).Scan(&s.Packets, &s.Deliveries, &s.Pending, &s.Duplicates, &s.Edocs)
 	return s, err
 }
 

@@ -1,0 +1,523 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/edxml"
+	"github.com/lienthong/lienthong/exchange/hub"
+	"github.com/lienthong/lienthong/internal/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("DELIVERY_TEST_WORKER_DB") != "" {
+		workerProcess() // never returns: the parent test kills it
+	}
+	pgtest.Main(m)
+}
+
+// workerProcess is a delivery worker in its own process, for the kill test.
+func workerProcess() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DELIVERY_TEST_WORKER_DB"))
+	if err != nil {
+		os.Exit(3)
+	}
+	n, err := New(ctx, pool, Config{Org: os.Getenv("DELIVERY_TEST_ORG"), PullInterval: -1, Workers: 4,
+		Axis:          &axis.Reference{BaseURL: os.Getenv("DELIVERY_TEST_HUB"), Token: os.Getenv("DELIVERY_TEST_TOKEN")},
+		Backoff:       Backoff{Base: 50 * time.Millisecond, Cap: 200 * time.Millisecond},
+		FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond,
+		JobTimeout: time.Second, RescueAfter: time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	if err := n.Start(ctx); err != nil {
+		os.Exit(3)
+	}
+	select {}
+}
+
+type testFiler struct{}
+
+func (testFiler) FileTx(ctx context.Context, tx pgx.Tx, in Incoming) (string, error) {
+	var id int64
+	err := tx.QueryRow(ctx, `INSERT INTO test_filed (recipient, sender, document_id) VALUES ($1, $2, $3) RETURNING id`,
+		in.To, in.Packet.Header.From.OrganID, in.Packet.Header.DocumentID).Scan(&id)
+	return strconv.FormatInt(id, 10), err
+}
+
+type env struct {
+	t      *testing.T
+	hub    *hub.Hub
+	srv    *httptest.Server
+	faults *hub.Faults
+	nodes  map[string]*Node
+	pools  map[string]*pgxpool.Pool
+	tokens map[string]string
+	urls   map[string]string
+}
+
+type opts struct {
+	faults  float64
+	wrap    func(http.Handler) http.Handler
+	mutate  func(code string, c *Config)
+	noStart map[string]bool
+}
+
+func newPool(t *testing.T, url string) *pgxpool.Pool {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 20
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func setup(t *testing.T, o opts, codes ...string) *env {
+	t.Helper()
+	ctx := context.Background()
+	hp := newPool(t, pgtest.NewDatabase(t))
+	h, err := hub.Open(ctx, hp, hub.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	e := &env{t: t, hub: h, nodes: map[string]*Node{}, pools: map[string]*pgxpool.Pool{}, tokens: map[string]string{}, urls: map[string]string{}}
+	var handler http.Handler = h.Handler()
+	if o.faults > 0 {
+		e.faults = hub.NewFaults(o.faults, 42)
+		e.faults.Delay = 1500 * time.Millisecond
+		handler = e.faults.Wrap(handler)
+	}
+	if o.wrap != nil {
+		handler = o.wrap(handler)
+	}
+	e.srv = httptest.NewServer(handler)
+	t.Cleanup(e.srv.Close)
+	for _, c := range codes {
+		tok := hub.NewToken()
+		if err := h.AddNode(ctx, c, c, tok, ""); err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[c] = tok
+		url := pgtest.NewDatabase(t)
+		e.urls[c] = url
+		pool := newPool(t, url)
+		if err := Migrate(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `CREATE TABLE test_filed (id bigserial PRIMARY KEY, recipient text, sender text, document_id text)`); err != nil {
+			t.Fatal(err)
+		}
+		e.pools[c] = pool
+		cfg := Config{Org: c, OrgName: "org " + c, Filer: testFiler{},
+			Axis:         &axis.Reference{BaseURL: e.srv.URL, Token: tok, Client: &http.Client{Timeout: time.Second}},
+			PullInterval: 150 * time.Millisecond, Backoff: Backoff{Base: 30 * time.Millisecond, Cap: 300 * time.Millisecond},
+			MaxAttempts: 25, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, Workers: 20,
+			JobTimeout: 3 * time.Second, SoftStop: 2 * time.Second}
+		if o.mutate != nil {
+			o.mutate(c, &cfg)
+		}
+		n, err := New(ctx, pool, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.nodes[c] = n
+		if !o.noStart[c] {
+			if err := n.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = n.Stop(context.Background()) })
+		}
+	}
+	return e
+}
+
+// send issues one document from `from` to recipients: the outbox rows and River jobs commit together.
+func (e *env) send(from string, i int, to ...string) string {
+	e.t.Helper()
+	ctx := context.Background()
+	var orgs []edxml.Organ
+	for _, c := range to {
+		orgs = append(orgs, edxml.Organ{OrganID: c, OrganName: c})
+	}
+	p := edxml.NewEdoc(edxml.Document{From: edxml.Organ{OrganID: from, OrganName: from}, To: orgs,
+		Code: edxml.Code{CodeNumber: strconv.Itoa(i), CodeNotation: "UBND"}, Date: time.Now(), TypeCode: "1", TypeName: "Công văn",
+		Subject: "Văn bản thử " + strconv.Itoa(i), Files: []edxml.Attachment{{Name: "vb.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7 " + strconv.Itoa(i))}}})
+	raw, err := p.Marshal()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ds []Delivery
+	for _, c := range to {
+		ds = append(ds, Delivery{MessageID: MessageID(from, p.Header.DocumentID, c, "edoc:0"), DocID: "doc-" + strconv.Itoa(i), Sender: from,
+			Recipient: c, DocumentID: p.Header.DocumentID, Kind: edxml.KindEdoc, Packet: raw})
+	}
+	n := e.nodes[from]
+	if err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error { return n.EnqueueTx(ctx, tx, ds) }); err != nil {
+		e.t.Fatal(err)
+	}
+	return p.Header.DocumentID
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDeliverReceiveAndStatuses(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{}, "000.00.00.H53", "000.00.02.H53", "H53.01.05")
+	ctx := context.Background()
+	prov := e.nodes["000.00.00.H53"]
+
+	// A rolled-back issue enqueues nothing.
+	_ = pgx.BeginFunc(ctx, prov.pool, func(tx pgx.Tx) error {
+		_ = prov.EnqueueTx(ctx, tx, []Delivery{{MessageID: "rolled-back", Sender: "000.00.00.H53", Recipient: "000.00.02.H53", DocumentID: "x", Kind: edxml.KindEdoc, Packet: []byte("<x/>")}})
+		return fmt.Errorf("roll back")
+	})
+	if c := count(t, prov.pool, `SELECT count(*) FROM river_job WHERE args->>'message_id' = 'rolled-back'`); c != 0 {
+		t.Fatalf("a rolled-back transaction left %d jobs", c)
+	}
+
+	docID := e.send("000.00.00.H53", 1, "000.00.02.H53", "H53.01.05")
+	for _, c := range []string{"000.00.02.H53", "H53.01.05"} {
+		waitFor(t, 20*time.Second, "filing at "+c, func() bool {
+			return count(t, e.pools[c], `SELECT count(*) FROM test_filed`) == 1
+		})
+	}
+	// Each recipient's 01 comes back and moves the sender's state machine.
+	for _, c := range []string{"000.00.02.H53", "H53.01.05"} {
+		waitFor(t, 20*time.Second, "status 01 from "+c, func() bool {
+			st, _ := prov.StatusOf(ctx, "000.00.00.H53", docID, c)
+			return st.Progress == edxml.StatusReceived
+		})
+	}
+	// The district registers (03) and asks nothing more; the sender sees 03.
+	dist := e.nodes["000.00.02.H53"]
+	if err := pgx.BeginFunc(ctx, dist.pool, func(tx pgx.Tx) error {
+		return dist.SendStatusTx(ctx, tx, StatusOut{Sender: "000.00.00.H53", DocumentID: docID, Code: edxml.StatusRegistered, Description: "Đã vào sổ"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "status 03", func() bool {
+		st, _ := prov.StatusOf(ctx, "000.00.00.H53", docID, "000.00.02.H53")
+		return st.Progress == edxml.StatusRegistered
+	})
+	// Recall: the sender asks (13), the commune accepts (15).
+	if err := pgx.BeginFunc(ctx, prov.pool, func(tx pgx.Tx) error {
+		return prov.SendStatusTx(ctx, tx, StatusOut{Sender: "000.00.00.H53", Recipient: "H53.01.05", DocumentID: docID, Code: edxml.StatusRecallRequest, Description: "Thu hồi do sai sót"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	comm := e.nodes["H53.01.05"]
+	waitFor(t, 20*time.Second, "recall request at the commune", func() bool {
+		st, _ := comm.StatusOf(ctx, "000.00.00.H53", docID, "H53.01.05")
+		return st.Recall == edxml.StatusRecallRequest
+	})
+	if err := pgx.BeginFunc(ctx, comm.pool, func(tx pgx.Tx) error {
+		return comm.SendStatusTx(ctx, tx, StatusOut{Sender: "000.00.00.H53", DocumentID: docID, Code: edxml.StatusRecallAccepted})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "recall accepted at the sender", func() bool {
+		st, _ := prov.StatusOf(ctx, "000.00.00.H53", docID, "H53.01.05")
+		return st.Recall == edxml.StatusRecallAccepted
+	})
+	// Sending the same document again (same message ids) enqueues nothing new.
+	e.send("000.00.00.H53", 1, "000.00.02.H53", "H53.01.05")
+	if c := count(t, prov.pool, `SELECT count(*) FROM exchange_outbox WHERE kind = 'edoc'`); c != 2 {
+		t.Fatalf("outbox has %d edoc rows, want 2", c)
+	}
+}
+
+func TestFaultyAxisDeliversEverythingOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{faults: 0.3}, "A01", "B01", "C01")
+	const docs = 25
+	for i := 0; i < docs; i++ {
+		e.send("A01", i, "B01", "C01")
+	}
+	for _, c := range []string{"B01", "C01"} {
+		waitFor(t, 60*time.Second, "all documents at "+c, func() bool {
+			return count(t, e.pools[c], `SELECT count(DISTINCT document_id) FROM test_filed`) == docs
+		})
+		if n := count(t, e.pools[c], `SELECT count(*) FROM test_filed`); n != docs {
+			t.Fatalf("%s filed %d documents for %d distinct: duplicates", c, n, docs)
+		}
+	}
+	waitFor(t, 60*time.Second, "every delivery marked sent", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE kind = 'edoc' AND state = 'sent'`) == 2*docs
+	})
+	s, err := e.hub.Stats(context.Background())
+	if err != nil || s.Duplicates != 0 {
+		t.Fatalf("hub stats %+v %v", s, err)
+	}
+	if e.faults.Injected() == 0 {
+		t.Fatal("no faults were injected")
+	}
+	t.Logf("faults injected: %d; sender retries %d, snoozes %d, duplicate receipts %d", e.faults.Injected(),
+		e.nodes["A01"].Metrics.Retries.Load(), e.nodes["A01"].Metrics.Snoozed.Load(), e.nodes["A01"].Metrics.DuplicateReceipts.Load())
+}
+
+func TestRefusedThenRedelivered(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{}, "A01", "B01")
+	ctx := context.Background()
+	e.send("A01", 1, "Z99") // no such node on the hub: permanent refusal, not retried
+	a := e.nodes["A01"]
+	var failed []Failed
+	waitFor(t, 20*time.Second, "the failed-deliveries list", func() bool {
+		failed, _ = a.FailedDeliveries(ctx, 10)
+		return len(failed) == 1
+	})
+	if failed[0].Reason != "refused" || failed[0].Recipient != "Z99" || failed[0].Attempts != 1 {
+		t.Fatalf("failed %+v", failed[0])
+	}
+	waitFor(t, 10*time.Second, "the job cancelled", func() bool {
+		return count(t, a.pool, `SELECT count(*) FROM river_job WHERE state = 'cancelled'`) == 1
+	})
+	// The clerk fixes the directory (the node registers) and re-delivers.
+	if err := e.hub.AddNode(ctx, "Z99", "Z99", hub.NewToken(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Redeliver(ctx, failed[0].MessageID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "re-delivery", func() bool {
+		return count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent' AND recipient = 'Z99'`) == 1
+	})
+	if err := a.Redeliver(ctx, failed[0].MessageID); err != ErrNotFailed {
+		t.Fatalf("second re-delivery: %v", err)
+	}
+}
+
+func TestAttemptsExhaustedAndSnooze(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	down := atomic.Bool{}
+	down.Store(true)
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/v1/packets" {
+				n := calls.Add(1)
+				if down.Load() {
+					http.Error(w, "broken", http.StatusInternalServerError)
+					return
+				}
+				if n%2 == 0 {
+					w.Header().Set("Retry-After", "1")
+					http.Error(w, "slow down", http.StatusTooManyRequests)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	e := setup(t, opts{wrap: wrap, mutate: func(c string, cfg *Config) { cfg.MaxAttempts = 3 }}, "A01", "B01")
+	ctx := context.Background()
+	a := e.nodes["A01"]
+	e.send("A01", 1, "B01")
+	waitFor(t, 20*time.Second, "attempts exhausted", func() bool {
+		f, _ := a.FailedDeliveries(ctx, 10)
+		return len(f) == 1 && f[0].Reason == "attempts_exhausted"
+	})
+	if c := calls.Load(); c != 3 {
+		t.Fatalf("%d calls for 3 attempts", c)
+	}
+	waitFor(t, 10*time.Second, "the job discarded", func() bool {
+		return count(t, a.pool, `SELECT count(*) FROM river_job WHERE state = 'discarded'`) == 1
+	})
+	down.Store(false)
+	f, _ := a.FailedDeliveries(ctx, 10)
+	calls.Store(1) // next call is even: 429 + Retry-After, then success
+	if err := a.Redeliver(ctx, f[0].MessageID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "delivery after a snooze", func() bool {
+		return count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 1
+	})
+	if a.Metrics.Snoozed.Load() == 0 {
+		t.Fatal("429 did not snooze")
+	}
+}
+
+func TestDeadlineExpires(t *testing.T) {
+	t.Parallel()
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/packets" {
+				http.Error(w, "down", http.StatusBadGateway)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	e := setup(t, opts{wrap: wrap, mutate: func(c string, cfg *Config) {
+		cfg.Deadlines = map[string]time.Duration{"normal": 400 * time.Millisecond}
+		cfg.Backoff = Backoff{Base: 100 * time.Millisecond, Cap: 5 * time.Second}
+	}}, "A01", "B01")
+	e.send("A01", 1, "B01")
+	a := e.nodes["A01"]
+	waitFor(t, 20*time.Second, "expiry", func() bool {
+		f, _ := a.FailedDeliveries(context.Background(), 10)
+		return len(f) == 1 && f[0].Reason == "expired"
+	})
+	if c := count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'expired'`); c != 1 {
+		t.Fatal("outbox not expired")
+	}
+}
+
+func TestInvalidAndDuplicatePackets(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{}, "A01", "B01")
+	ctx := context.Background()
+	a, b := e.nodes["A01"], e.nodes["B01"]
+	// An invalid packet (no subject) is refused with 02 and never filed.
+	p := edxml.NewEdoc(edxml.Document{From: edxml.Organ{OrganID: "A01"}, To: []edxml.Organ{{OrganID: "B01"}},
+		Code: edxml.Code{CodeNumber: "9", CodeNotation: "X"}, Date: time.Now(), TypeCode: "1", TypeName: "CV"})
+	raw, _ := p.Marshal()
+	if err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		return a.EnqueueTx(ctx, tx, []Delivery{{MessageID: "bad", Sender: "A01", Recipient: "B01", DocumentID: p.Header.DocumentID, Kind: edxml.KindEdoc, Packet: raw}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "status 02 at the sender", func() bool {
+		st, _ := a.StatusOf(ctx, "A01", p.Header.DocumentID, "B01")
+		return st.Progress == edxml.StatusRejected
+	})
+	if c := count(t, b.pool, `SELECT count(*) FROM test_filed`); c != 0 {
+		t.Fatal("an invalid packet was filed")
+	}
+	// The same document sent twice under two message ids (a re-issue) is filed once.
+	docID := e.send("A01", 5, "B01")
+	waitFor(t, 20*time.Second, "first copy", func() bool { return count(t, b.pool, `SELECT count(*) FROM test_filed`) == 1 })
+	row := a.pool.QueryRow(ctx, `SELECT packet FROM exchange_outbox WHERE document_id = $1 AND kind = 'edoc'`, docID)
+	var pkt []byte
+	if err := row.Scan(&pkt); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		return a.EnqueueTx(ctx, tx, []Delivery{{MessageID: "again", Sender: "A01", Recipient: "B01", DocumentID: docID, Kind: edxml.KindEdoc, Packet: pkt}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the duplicate seen", func() bool { return b.Metrics.Duplicates.Load() == 1 })
+	if c := count(t, b.pool, `SELECT count(*) FROM test_filed`); c != 1 {
+		t.Fatalf("filed %d times", c)
+	}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	t.Parallel()
+	b := Backoff{Base: time.Second, Cap: 10 * time.Second}
+	for attempt, max := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 9: 10 * time.Second} {
+		for i := 0; i < 50; i++ {
+			d := b.Delay(attempt)
+			if d < max/2 || d > max {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, max/2, max)
+			}
+		}
+	}
+	p := &retryPolicy{backoff: b, now: time.Now}
+	_ = p
+}
+
+// TestKillWorkerProcess: a worker process is SIGKILLed in the middle of a batch; another client picks
+// the interrupted jobs up (River's rescuer) and nothing is lost or delivered twice.
+func TestKillWorkerProcess(t *testing.T) {
+	t.Parallel()
+	slow := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/packets" {
+				time.Sleep(60 * time.Millisecond)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	e := setup(t, opts{wrap: slow, noStart: map[string]bool{"A01": true}}, "A01", "B01")
+	const docs = 60
+	for i := 0; i < docs; i++ {
+		e.send("A01", i, "B01")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "DELIVERY_TEST_WORKER_DB="+e.urls["A01"], "DELIVERY_TEST_ORG=A01",
+		"DELIVERY_TEST_HUB="+e.srv.URL, "DELIVERY_TEST_TOKEN="+e.tokens["A01"])
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := e.nodes["A01"]
+	waitFor(t, 30*time.Second, "the worker process to deliver some", func() bool {
+		return count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) >= 10
+	})
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	sent := count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`)
+	running := count(t, a.pool, `SELECT count(*) FROM river_job WHERE state = 'running'`)
+	t.Logf("killed the worker with %d/%d sent and %d jobs running", sent, docs, running)
+	if sent == docs {
+		t.Fatal("the worker finished before it was killed; the test proves nothing")
+	}
+	time.Sleep(1200 * time.Millisecond) // past RescueAfter
+	n2, err := New(context.Background(), a.pool, Config{Org: "A01", PullInterval: -1, Axis: &axis.Reference{BaseURL: e.srv.URL, Token: e.tokens["A01"]},
+		Backoff: Backoff{Base: 30 * time.Millisecond, Cap: 200 * time.Millisecond}, FetchCooldown: 10 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond, JobTimeout: time.Second, RescueAfter: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Stop(context.Background())
+	waitFor(t, 60*time.Second, "every delivery after the restart", func() bool {
+		return count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == docs
+	})
+	b := e.pools["B01"]
+	waitFor(t, 30*time.Second, "every document filed", func() bool {
+		return count(t, b, `SELECT count(DISTINCT document_id) FROM test_filed`) == docs
+	})
+	if n := count(t, b, `SELECT count(*) FROM test_filed`); n != docs {
+		t.Fatalf("filed %d for %d documents", n, docs)
+	}
+	s, _ := e.hub.Stats(context.Background())
+	if s.Duplicates != 0 || s.Edocs != docs {
+		t.Fatalf("hub %+v", s)
+	}
+}

@@ -1,0 +1,346 @@
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/edxml"
+)
+
+// DeliverArgs is the job of one packet to one recipient. MessageID is stable per (document, recipient,
+// action); Redelivery counts manual re-deliveries so that River's uniqueness lets a clerk's re-delivery
+// through while duplicates of the same attempt are skipped.
+type DeliverArgs struct {
+	MessageID  string    `json:"message_id" river:"unique"`
+	Redelivery int       `json:"redelivery" river:"unique"`
+	Deadline   time.Time `json:"deadline"`
+}
+
+// Kind is the River job kind.
+func (DeliverArgs) Kind() string { return "exchange_deliver" }
+
+// Delivery is one packet to queue: an edoc for one recipient, or a status.
+type Delivery struct {
+	MessageID  string
+	DocID      string // our document id (workflow), for the Recorder
+	Sender     string
+	Recipient  string
+	DocumentID string // edXML DocumentId of the document concerned
+	Kind       edxml.Kind
+	StatusCode string
+	Packet     []byte
+	Urgency    string // normal, urgent, very_urgent, flash
+}
+
+// MessageID derives the stable id of a delivery: sender, document, recipient and action.
+func MessageID(sender, documentID, recipient, action string) string {
+	s := sha256.Sum256([]byte(sender + "\x00" + documentID + "\x00" + recipient + "\x00" + action))
+	return fmt.Sprintf("%x", s[:16])
+}
+
+func (n *Node) deadline(urgency string) time.Time {
+	d, ok := n.cfg.Deadlines[urgency]
+	if !ok {
+		d = n.cfg.Deadlines["normal"]
+	}
+	if d <= 0 {
+		d = 72 * time.Hour
+	}
+	return n.now().Add(d)
+}
+
+func insertOpts(d Delivery, maxAttempts int) *river.InsertOpts {
+	q, prio := QueueOutbound, 2
+	if d.Kind == edxml.KindStatus {
+		q = QueueStatus
+	}
+	if d.Urgency == "urgent" || d.Urgency == "very_urgent" || d.Urgency == "flash" {
+		prio = 1
+	}
+	return &river.InsertOpts{Queue: q, Priority: prio, MaxAttempts: maxAttempts,
+		UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// EnqueueTx writes the outbox rows and their River jobs in the caller's transaction. A delivery whose
+// message id is already in the outbox is skipped (the same document issued twice enqueues once).
+func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
+	var params []river.InsertManyParams
+	for _, d := range ds {
+		if d.MessageID == "" || len(d.Packet) == 0 {
+			return errors.New("delivery: a delivery needs a message id and a packet")
+		}
+		deadline := n.deadline(d.Urgency)
+		sum := sha256.Sum256(d.Packet)
+		tag, err := tx.Exec(ctx, `INSERT INTO exchange_outbox (message_id, doc_id, sender, recipient, document_id, kind, status_code,
+				packet, sha256, urgency, deadline, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (message_id) DO NOTHING`,
+			d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode, d.Packet, sum[:],
+			urgencyOr(d.Urgency), deadline, n.now())
+		if err != nil {
+			return fmt.Errorf("delivery: outbox: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			continue
+		}
+		params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: d.MessageID, Deadline: deadline},
+			InsertOpts: insertOpts(d, n.cfg.MaxAttempts)})
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := n.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("delivery: enqueueing: %w", err)
+	}
+	return nil
+}
+
+func urgencyOr(u string) string {
+	if u == "" {
+		return "normal"
+	}
+	return u
+}
+
+// retryPolicy: capped exponential backoff with jitter, never past the delivery's deadline (the job then
+// runs once more at the deadline and expires).
+type retryPolicy struct {
+	backoff Backoff
+	now     func() time.Time
+}
+
+// Delay is the wait before retry number attempt (1-based), with jitter in [d/2, d].
+func (b Backoff) Delay(attempt int) time.Duration {
+	d := b.Base
+	for i := 1; i < attempt && d < b.Cap; i++ {
+		d *= 2
+	}
+	if d > b.Cap {
+		d = b.Cap
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (p *retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	next := p.now().Add(p.backoff.Delay(job.Attempt))
+	var a DeliverArgs
+	if job.Kind == (DeliverArgs{}).Kind() && json.Unmarshal(job.EncodedArgs, &a) == nil && !a.Deadline.IsZero() && a.Deadline.Before(next) {
+		return a.Deadline
+	}
+	return next
+}
+
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	n *Node
+}
+
+type outboxRow struct {
+	docID, sender, recipient, documentID, kind, code, state string
+	packet                                                    []byte
+	deadline                                                  time.Time
+}
+
+var errExpired = errors.New("delivery deadline passed")
+
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	n := w.n
+	var r outboxRow
+	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, deadline
+		FROM exchange_outbox WHERE message_id = $1`, job.Args.MessageID).Scan(&r.docID, &r.sender, &r.recipient, &r.documentID,
+		&r.kind, &r.code, &r.state, &r.packet, &r.deadline)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return river.JobCancel(fmt.Errorf("no outbox row for message %s", job.Args.MessageID))
+	}
+	if err != nil {
+		return err
+	}
+	if r.state != "queued" {
+		return nil // already sent (a rerun after a lost completion), failed or cancelled
+	}
+	if n.now().After(r.deadline) {
+		n.Metrics.Expired.Add(1)
+		if err := n.fail(ctx, job, r, "expired", errExpired.Error(), "expired"); err != nil {
+			return err
+		}
+		return river.JobCancel(errExpired)
+	}
+	rc, err := n.cfg.Axis.Send(ctx, axis.Outgoing{MessageID: job.Args.MessageID, Kind: edxml.Kind(r.kind), From: r.sender,
+		To: []string{r.recipient}, Body: r.packet})
+	if err != nil {
+		msg := err.Error()
+		_, _ = n.pool.Exec(ctx, `UPDATE exchange_outbox SET attempts = attempts + 1, last_error = $2, updated_at = $3 WHERE message_id = $1`,
+			job.Args.MessageID, truncate(msg, 1000), n.now())
+		switch {
+		case !axis.IsTemporary(err):
+			n.Metrics.Refused.Add(1)
+			n.log.WarnContext(ctx, "axis refused a packet; not retrying", "message_id", job.Args.MessageID, "recipient", r.recipient, "err", err)
+			if ferr := n.fail(ctx, job, r, "refused", msg, "failed"); ferr != nil {
+				return ferr
+			}
+			return river.JobCancel(err)
+		case axis.RetryAfter(err) > 0:
+			n.Metrics.Snoozed.Add(1)
+			return river.JobSnooze(axis.RetryAfter(err))
+		case job.Attempt >= job.MaxAttempts:
+			n.Metrics.Failed.Add(1)
+			if ferr := n.fail(ctx, job, r, "attempts_exhausted", msg, "failed"); ferr != nil {
+				return ferr
+			}
+			return err
+		default:
+			n.Metrics.Retries.Add(1)
+			return err
+		}
+	}
+	if rc.Duplicate {
+		n.Metrics.DuplicateReceipts.Add(1)
+	}
+	err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE exchange_outbox SET state = 'sent', attempts = attempts + 1, axis_id = $2, accepted_at = $3,
+				receipt = $4, last_error = '', updated_at = $5 WHERE message_id = $1 AND state = 'queued'`,
+			job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now()); err != nil {
+			return err
+		}
+		if r.kind == string(edxml.KindEdoc) && n.cfg.Recorder != nil && r.docID != "" {
+			if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, r.docID, r.recipient, "sent", "axis id "+rc.ID); err != nil {
+				n.log.WarnContext(ctx, "recording the delivery status failed", "doc", r.docID, "err", err)
+			}
+		}
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	n.Metrics.Sent.Add(1)
+	return nil
+}
+
+// fail writes the failed-deliveries row and moves the outbox row to state (failed or expired).
+func (n *Node) fail(ctx context.Context, job *river.Job[DeliverArgs], r outboxRow, reason, lastErr, state string) error {
+	return pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE exchange_outbox SET state = $2, updated_at = $3 WHERE message_id = $1`, job.Args.MessageID, state, n.now()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO exchange_failed (message_id, reason, last_error, attempts, failed_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (message_id) DO UPDATE SET reason = EXCLUDED.reason, last_error = EXCLUDED.last_error,
+				attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at, resolved_at = NULL`,
+			job.Args.MessageID, reason, truncate(lastErr, 1000), job.Attempt, n.now()); err != nil {
+			return err
+		}
+		if r.kind == string(edxml.KindEdoc) && n.cfg.Recorder != nil && r.docID != "" {
+			if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, r.docID, r.recipient, state, reason+": "+truncate(lastErr, 200)); err != nil {
+				n.log.WarnContext(ctx, "recording the delivery failure failed", "doc", r.docID, "err", err)
+			}
+		}
+		return nil
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// Failed is one entry of the failed-deliveries list.
+type Failed struct {
+	MessageID  string    `json:"message_id"`
+	DocID      string    `json:"doc_id"`
+	Recipient  string    `json:"recipient"`
+	DocumentID string    `json:"document_id"`
+	Kind       string    `json:"kind"`
+	Reason     string    `json:"reason"`
+	LastError  string    `json:"last_error"`
+	Attempts   int       `json:"attempts"`
+	FailedAt   time.Time `json:"failed_at"`
+}
+
+// FailedDeliveries lists unresolved failed deliveries, oldest first.
+func (n *Node) FailedDeliveries(ctx context.Context, limit int) ([]Failed, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := n.pool.Query(ctx, `SELECT f.message_id, o.doc_id, o.recipient, o.document_id, o.kind, f.reason, f.last_error, f.attempts, f.failed_at
+		FROM exchange_failed f JOIN exchange_outbox o USING (message_id) WHERE f.resolved_at IS NULL ORDER BY f.failed_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failed, error) {
+		var f Failed
+		err := r.Scan(&f.MessageID, &f.DocID, &f.Recipient, &f.DocumentID, &f.Kind, &f.Reason, &f.LastError, &f.Attempts, &f.FailedAt)
+		return f, err
+	})
+}
+
+// ErrNotFailed is returned by Redeliver for a delivery that is not in the failed list.
+var ErrNotFailed = errors.New("delivery: no unresolved failed delivery with this message id")
+
+// Redeliver puts a failed delivery back in the queue with the same message id (the recipient's axis
+// still deduplicates) and a fresh deadline.
+func (n *Node) Redeliver(ctx context.Context, messageID string) error {
+	return pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+		var urgency string
+		var redeliveries int
+		err := tx.QueryRow(ctx, `UPDATE exchange_outbox o SET state = 'queued', redeliveries = redeliveries + 1, updated_at = $2
+			FROM exchange_failed f WHERE f.message_id = o.message_id AND o.message_id = $1 AND f.resolved_at IS NULL
+			RETURNING o.urgency, o.redeliveries`, messageID, n.now()).Scan(&urgency, &redeliveries)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFailed
+		}
+		if err != nil {
+			return err
+		}
+		deadline := n.deadline(urgency)
+		if _, err := tx.Exec(ctx, `UPDATE exchange_outbox SET deadline = $2 WHERE message_id = $1`, messageID, deadline); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE exchange_failed SET resolved_at = $2 WHERE message_id = $1`, messageID, n.now()); err != nil {
+			return err
+		}
+		var kind string
+		_ = tx.QueryRow(ctx, `SELECT kind FROM exchange_outbox WHERE message_id = $1`, messageID).Scan(&kind)
+		_, err = n.client.InsertTx(ctx, tx, DeliverArgs{MessageID: messageID, Redelivery: redeliveries, Deadline: deadline},
+			insertOpts(Delivery{Kind: edxml.Kind(kind), Urgency: urgency}, n.cfg.MaxAttempts))
+		return err
+	})
+}
+
+// DeliveryState is the outbox view of one delivery.
+type DeliveryState struct {
+	MessageID string
+	Recipient string
+	Kind      string
+	State     string
+	AxisID    string
+	Attempts  int
+}
+
+// Deliveries lists the outbox rows of one of our documents.
+func (n *Node) Deliveries(ctx context.Context, docID string) ([]DeliveryState, error) {
+	rows, err := n.pool.Query(ctx, `SELECT message_id, recipient, kind, state, coalesce(axis_id, ''), attempts FROM exchange_outbox
+		WHERE doc_id = $1 ORDER BY recipient, kind, status_code`, docID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryState, error) {
+		var d DeliveryState
+		err := r.Scan(&d.MessageID, &d.Recipient, &d.Kind, &d.State, &d.AxisID, &d.Attempts)
+		return d, err
+	})
+}
+
+func joinCodes(cs []string) string { return strings.Join(cs, ",") }
