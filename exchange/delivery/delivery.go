@@ -91,13 +91,13 @@ type Config struct {
 	Recorder  Recorder
 	Verifier  Verifier
 
-	MaxAttempts int           // per delivery; 10 by default
-	Backoff     Backoff       // 2 s … 15 min by default
+	MaxAttempts int                      // per delivery; 10 by default
+	Backoff     Backoff                  // 2 s … 15 min by default
 	Deadlines   map[string]time.Duration // by urgency: normal 72 h, urgent 24 h, very_urgent 8 h, flash 2 h
 	// PullInterval is how often the inbox is pulled; 0 means 1 minute, negative disables the periodic pull.
-	PullInterval time.Duration
-	Workers      int           // outbound MaxWorkers; 100 by default
-	InWorkers    int           // inbound and status MaxWorkers; 20 by default
+	PullInterval      time.Duration
+	Workers           int // outbound MaxWorkers; 100 by default
+	InWorkers         int // inbound and status MaxWorkers; 20 by default
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
 	JobTimeout        time.Duration // per attempt; 2 min by default
@@ -112,7 +112,7 @@ type Config struct {
 // Metrics are counters since start.
 type Metrics struct {
 	Sent, DuplicateReceipts, Retries, Snoozed, Refused, Failed, Expired atomic.Int64
-	Received, Duplicates, Rejected, StatusesIn, StatusesIgnored     atomic.Int64
+	Received, Duplicates, Rejected, StatusesIn, StatusesIgnored         atomic.Int64
 }
 
 // Node is one organisation's exchange: its River client, axis and collaborators.

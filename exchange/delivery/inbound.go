@@ -187,7 +187,9 @@ type StatusOut struct {
 }
 
 // SendStatusTx queues a status packet in the caller's transaction.
-func (n *Node) SendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error { return n.sendStatusTx(ctx, tx, s) }
+func (n *Node) SendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error {
+	return n.sendStatusTx(ctx, tx, s)
+}
 
 func (n *Node) sendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error {
 	if s.CodeText == "" {

@@ -148,8 +148,8 @@ type deliverWorker struct {
 
 type outboxRow struct {
 	docID, sender, recipient, documentID, kind, code, state string
-	packet                                                    []byte
-	deadline                                                  time.Time
+	packet                                                  []byte
+	deadline                                                time.Time
 }
 
 var errExpired = errors.New("delivery deadline passed")
