@@ -170,7 +170,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 	// One pass over the original: copy it to out while hashing it.
 	h := o.Hash.New()
 	bw := &countWriter{w: out}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, min(1<<20, max(size, 4096)))
 	if _, err := io.CopyBuffer(io.MultiWriter(bw, h), io.NewSectionReader(in, 0, size), buf); err != nil {
 		return nil, fmt.Errorf("pades: copying the document: %w", err)
 	}

@@ -22,6 +22,7 @@ type lexer struct {
 	bufOff  int64
 	inFile  bool // positions are file offsets (false inside decoded object streams)
 	pending []token
+	win     int // next refill size: small objects need one small read, long scans grow it
 }
 
 type tokKind int
@@ -48,7 +49,7 @@ type token struct {
 	pos  int64
 }
 
-const window = 8192
+const window = 64 << 10
 
 func newLexer(r io.ReaderAt, size, pos int64, inFile bool) *lexer {
 	return &lexer{r: r, size: size, pos: pos, inFile: inFile, bufOff: -1}
@@ -60,12 +61,17 @@ func (l *lexer) byteAt(p int64) int {
 		return -1
 	}
 	if l.bufOff < 0 || p < l.bufOff || p >= l.bufOff+int64(len(l.buf)) {
-		n := int64(window)
+		if l.win == 0 {
+			l.win = 512
+		} else if l.win < window {
+			l.win *= 2
+		}
+		n := int64(l.win)
 		if p+n > l.size {
 			n = l.size - p
 		}
-		if cap(l.buf) < window {
-			l.buf = make([]byte, window)
+		if int64(cap(l.buf)) < n {
+			l.buf = make([]byte, n)
 		}
 		l.buf = l.buf[:n]
 		m, err := l.r.ReadAt(l.buf, p)

@@ -3,6 +3,7 @@ package pdf
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -170,9 +171,7 @@ func appendObj(b []byte, o Object, m *marks) []byte {
 			m.nContents++
 		}
 		b = append(b, '<')
-		for i := 0; i < 2*v.Size; i++ {
-			b = append(b, '0')
-		}
+		b = appendZeros(b, 2*v.Size)
 		b = append(b, '>')
 		if m != nil {
 			m.contents[1] = len(b)
@@ -227,6 +226,19 @@ func appendObj(b []byte, o Object, m *marks) []byte {
 		return append(b, v...)
 	}
 	panic(fmt.Sprintf("pdf: cannot serialise %T", o))
+}
+
+var zeroDigits = bytes.Repeat([]byte{'0'}, 4096)
+
+// appendZeros appends n '0' digits in chunks (the /Contents placeholder is tens of kilobytes).
+func appendZeros(b []byte, n int) []byte {
+	b = slices.Grow(b, n)
+	for n > 0 {
+		k := min(n, len(zeroDigits))
+		b = append(b, zeroDigits[:k]...)
+		n -= k
+	}
+	return b
 }
 
 // raw is pre-serialised PDF syntax, used by the writer for fixed-width placeholders.

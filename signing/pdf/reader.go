@@ -423,9 +423,13 @@ func (rd *Reader) parseXRefStream(off int64) (*section, error) {
 // eofAfter returns the offset just past the first "%%EOF" (and its end-of-line) at or after off, or the
 // file size when there is none.
 func (rd *Reader) eofAfter(off int64) int64 {
-	const chunk = 64 << 10
+	chunk := int64(2048)
 	buf := make([]byte, chunk+5)
 	for p := off; p < rd.size; p += chunk {
+		if chunk < 64<<10 && p > off {
+			chunk *= 4
+			buf = make([]byte, chunk+5)
+		}
 		n, _ := rd.r.ReadAt(buf[:min(int64(len(buf)), rd.size-p)], p)
 		if i := bytes.Index(buf[:n], []byte("%%EOF")); i >= 0 {
 			e := p + int64(i) + 5

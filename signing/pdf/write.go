@@ -3,6 +3,7 @@ package pdf
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -135,7 +136,18 @@ func (u *Update) Bytes() (*Increment, error) {
 		kind = XRefTable
 	}
 	inc := &Increment{Base: rd.size, Kind: kind, ContentsPos: -1, ContentsEnd: -1}
-	var b []byte
+	est := 4096
+	for _, p := range u.objs {
+		if st, ok := p.obj.(*Stream); ok {
+			est += len(st.Data) + 64
+		}
+		if d, ok := p.obj.(Dict); ok {
+			if c, ok := d["Contents"].(ContentsPlaceholder); ok {
+				est += 2*c.Size + 2
+			}
+		}
+	}
+	b := make([]byte, 0, est)
 	if c := rd.byteAt(rd.size - 1); c != '\n' && c != '\r' {
 		b = append(b, '\n')
 	}
@@ -299,12 +311,9 @@ func (inc *Increment) SetContents(der []byte) error {
 		return &TooSmallError{Need: len(der), Room: room}
 	}
 	p := int(inc.ContentsPos-inc.Base) + 1
-	for i, c := range der {
-		inc.Data[p+2*i] = hexDigits[c>>4]
-		inc.Data[p+2*i+1] = hexDigits[c&15]
-	}
-	for i := p + 2*len(der); i < int(inc.ContentsEnd-inc.Base)-1; i++ {
-		inc.Data[i] = '0'
+	e := int(inc.ContentsEnd-inc.Base) - 1
+	hex.Encode(inc.Data[p:], der)
+	for i := p + 2*len(der); i < e; i += copy(inc.Data[i:e], zeroDigits) {
 	}
 	return nil
 }

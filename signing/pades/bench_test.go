@@ -1,0 +1,123 @@
+package pades
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509/pkix"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lienthong/lienthong/hsm"
+	"github.com/lienthong/lienthong/hsm/hsmtest"
+)
+
+// The benchmarks compare signing a small PDF with the token's own signing rate, in the same run and
+// with the same SoftHSM key and parallelism (go test -bench . -cpu 1,2 ./signing/pades/).
+
+func benchKey(b *testing.B) (*hsm.Key, Options) {
+	iss := hsmtest.Issue(b, hsm.RSA2048, pkix.Name{CommonName: "Bench Signer"})
+	k := hsmtest.Open(b, iss.URI)
+	return k, Options{Signer: k, Chain: iss.Chain(), Now: time.Now}
+}
+
+func BenchmarkTokenSignRSA2048(b *testing.B) {
+	k, _ := benchKey(b)
+	d := sha256.Sum256([]byte("digest"))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sig/s")
+}
+
+func BenchmarkSignSmallPDFRSA2048(b *testing.B) {
+	_, o := benchKey(b)
+	in, err := os.ReadFile(filepath.Join(corpus, "classic.pdf"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), io.Discard, o); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sig/s")
+}
+
+// BenchmarkSign40MiB signs a 40 MiB incompressible file into a file (in-memory key, so the figure is
+// I/O and hashing); compare with sha256sum in docs/bench-signing.md.
+func BenchmarkSign40MiB(b *testing.B) {
+	p := setupPKI(&testing.T{})
+	dir := b.TempDir()
+	in := filepath.Join(dir, "large.pdf")
+	size := writeLargePDF(b, in, 40)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := SignFile(context.Background(), in, filepath.Join(dir, "out.pdf"), opts(p.leader)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSmallPDFVsToken alternates rounds of raw token signatures and small-PDF signatures with
+// the same key and worker count, so load from other processes hits both alike; it reports both
+// rates and their ratio (the target is pdf/token >= 0.9).
+func BenchmarkSmallPDFVsToken(b *testing.B) {
+	k, o := benchKey(b)
+	in, err := os.ReadFile(filepath.Join(corpus, "classic.pdf"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("digest"))
+	const perRound = 100
+	workers := max(1, k.PoolSize())
+	round := func(f func() error) time.Duration {
+		start := time.Now()
+		done := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			go func() {
+				var err error
+				for i := 0; i < perRound/workers && err == nil; i++ {
+					err = f()
+				}
+				done <- err
+			}()
+		}
+		for w := 0; w < workers; w++ {
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	token := func() error { _, err := k.Sign(nil, d[:], crypto.SHA256); return err }
+	pdfSign := func() error {
+		_, err := Sign(context.Background(), bytes.NewReader(in), int64(len(in)), io.Discard, o)
+		return err
+	}
+	var tTok, tPDF time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tTok += round(token)
+		tPDF += round(pdfSign)
+	}
+	n := float64(b.N * (perRound / workers) * workers)
+	b.ReportMetric(n/tTok.Seconds(), "token-sig/s")
+	b.ReportMetric(n/tPDF.Seconds(), "pdf-sig/s")
+	b.ReportMetric(tTok.Seconds()/tPDF.Seconds(), "pdf/token")
+}
