@@ -1,0 +1,28 @@
+package hsm
+
+import "crypto"
+
+// BareSign returns a function that signs digest with a plain C_SignInit + C_Sign on one dedicated
+// session, bypassing the pool: the baseline of BenchmarkPoolOverhead. close releases the session.
+func BareSign(k *Key, digest []byte) (sign func() error, close func(), err error) {
+	mech, data, err := k.mechanismFor(digest, crypto.SHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	k.mu.Lock()
+	slot, h := k.slot, k.handle
+	k.mu.Unlock()
+	p := k.mod.p11
+	sh, err := p.OpenSession(slot, ckfSerialSession)
+	if err != nil {
+		return nil, nil, err
+	}
+	sign = func() error {
+		if err := p.SignInit(sh, mech, h); err != nil {
+			return err
+		}
+		_, err := p.Sign(sh, data)
+		return err
+	}
+	return sign, func() { _ = p.CloseSession(sh) }, nil
+}
