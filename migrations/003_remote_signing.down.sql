@@ -1,0 +1,3 @@
+DROP TABLE sign_ticket;
+DROP TABLE sign_session;
+DROP TABLE sign_request;
