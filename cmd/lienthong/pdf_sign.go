@@ -119,9 +119,13 @@ func runPDFSign(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
-// pdfSignMessage is the clerk-safe message, with the cause for errors that are ours to explain.
+// pdfSignMessage is the message for the operator: the clerk-safe detail followed by its cause (the
+// hsm package guarantees no PIN in any error text; our own causes name files and offsets).
 func pdfSignMessage(err error) string {
 	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Err != nil && !strings.Contains(ae.Detail, ae.Err.Error()) {
+		return ae.Detail + " (" + ae.Err.Error() + ")"
+	}
 	if errors.As(err, &ae) {
 		return ae.Detail
 	}
