@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/lienthong/lienthong/internal/pgcluster"
@@ -22,7 +23,8 @@ func runWorkflowBench(ctx context.Context, e env, args []string) int {
 	clients := fs.Int("clients", 16, "concurrent clients")
 	seconds := fs.Float64("seconds", 10, "seconds per phase")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	poolSize := fs.Int("pool", 0, "database connections (default clients+4)")
+	poolSize := fs.Int("pool", 0, "database connections (default 8)")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -40,6 +42,19 @@ func runWorkflowBench(ctx context.Context, e env, args []string) int {
 		}
 		defer func() { _ = c.Stop() }()
 		base = c.URL("postgres")
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(e.Stderr, "lienthong workflow bench:", err)
+			return exitUsage
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(e.Stderr, "lienthong workflow bench:", err)
+			return exitNo
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, bench.Config{BaseURL: base, Clients: *clients, Duration: time.Duration(*seconds * float64(time.Second)), PoolSize: *poolSize})
 	if err != nil {

@@ -31,7 +31,7 @@ type Config struct {
 	BaseURL  string        // a PostgreSQL URL on which a fresh database is created and dropped
 	Clients  int           // concurrent HTTP clients (and pgx goroutines for the baselines)
 	Duration time.Duration // per phase
-	PoolSize int           // database connections; Clients+4 when zero
+	PoolSize int           // database connections; 8 when zero
 }
 
 // Result is what a run measured.
@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	pcfg.MaxConns = int32(cfg.Clients + 4)
+	pcfg.MaxConns = 8
 	if cfg.PoolSize > 0 {
 		pcfg.MaxConns = int32(cfg.PoolSize)
 	}
