@@ -82,6 +82,12 @@ func adminSession(ctx context.Context, u *URI, o options, rw bool, fn func(p p11
 // and not extractable. It refuses (ErrKeyExists) when a key with that label or id is already there.
 // It returns the public key and the CKA_ID used.
 func GenerateKeyPair(ctx context.Context, uri string, kt KeyType, opts ...Option) (crypto.PublicKey, []byte, error) {
+	return generateKeyPair(ctx, uri, kt, nil, opts...)
+}
+
+// generateKeyPair is GenerateKeyPair with extra private-key attributes (tests use it for
+// CKA_ALWAYS_AUTHENTICATE).
+func generateKeyPair(ctx context.Context, uri string, kt KeyType, extraPriv []attr, opts ...Option) (crypto.PublicKey, []byte, error) {
 	u, err := ParseURI(uri)
 	if err != nil {
 		return nil, nil, err
@@ -138,6 +144,7 @@ func GenerateKeyPair(ctx context.Context, uri string, kt KeyType, opts ...Option
 			pubT = append(pubT, attr{ckaKeyType, uint(ckkEC)}, attr{ckaECParams, params})
 			privT = append(privT, attr{ckaKeyType, uint(ckkEC)})
 		}
+		privT = append(privT, extraPriv...)
 		ph, _, err := p.GenerateKeyPair(sh, m, pubT, privT)
 		if err != nil {
 			return fmt.Errorf("generating a %s key on token %q: %w", kt, ti.Label, err)

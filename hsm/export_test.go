@@ -1,6 +1,19 @@
 package hsm
 
-import "crypto"
+import (
+	"context"
+	"crypto"
+)
+
+// GenerateAlwaysAuthenticateKey makes a key pair whose private key has CKA_ALWAYS_AUTHENTICATE: every
+// signature needs a context-specific login.
+func GenerateAlwaysAuthenticateKey(ctx context.Context, uri string, kt KeyType) (crypto.PublicKey, error) {
+	pub, _, err := generateKeyPair(ctx, uri, kt, []attr{{ckaAlwaysAuthenticate, true}})
+	return pub, err
+}
+
+// AlwaysAuthenticate reports whether the key needs a login per signature.
+func (k *Key) AlwaysAuthenticate() bool { return k.alwaysAuth }
 
 // BareSign returns a function that signs digest with a plain C_SignInit + C_Sign on one dedicated
 // session, bypassing the pool: the baseline of BenchmarkPoolOverhead. close releases the session.

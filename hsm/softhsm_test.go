@@ -196,6 +196,39 @@ func TestSoftHSMErrors(t *testing.T) {
 	})
 }
 
+// TestSoftHSMAlwaysAuthenticate: a key that needs a PIN per signature (CKA_ALWAYS_AUTHENTICATE) gets a
+// context-specific login after every C_SignInit; SoftHSM refuses the signature without it.
+func TestSoftHSMAlwaysAuthenticate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tok := hsmtest.Token(t)
+	pub, err := hsm.GenerateAlwaysAuthenticateKey(ctx, tok.KeyURI("aa", []byte{7}), hsm.ECP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := hsmtest.CA(t).Issue(pub, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.ImportCertificate(ctx, "aa", []byte{7}, cert); err != nil {
+		t.Fatal(err)
+	}
+	k := hsmtest.Open(t, tok.KeyURI("aa", []byte{7}), hsm.WithPoolSize(2))
+	if !k.AlwaysAuthenticate() {
+		t.Fatal("CKA_ALWAYS_AUTHENTICATE not seen")
+	}
+	for range 3 {
+		d := sha256.Sum256([]byte("x"))
+		sig, err := k.Sign(nil, d[:], crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d[:], sig) {
+			t.Fatal("bad signature")
+		}
+	}
+}
+
 func TestSoftHSMList(t *testing.T) {
 	t.Parallel()
 	iss := hsmtest.Issue(t, hsm.ECP256, subject)

@@ -23,7 +23,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +48,11 @@ func Store(t testing.TB) *softhsm.Store {
 		t.Skip("PKCS#11 needs cgo (CGO_ENABLED=1)")
 	}
 	shared.once.Do(func() {
+		removeStale()
 		shared.dir, shared.err = os.MkdirTemp("", "lienthong-softhsm-")
+		if shared.err == nil {
+			shared.err = os.WriteFile(filepath.Join(shared.dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
+		}
 		if shared.err == nil {
 			shared.store, shared.err = softhsm.Setup(shared.dir)
 		}
@@ -55,6 +61,25 @@ func Store(t testing.TB) *softhsm.Store {
 		t.Fatalf("hsmtest: %v", shared.err)
 	}
 	return shared.store
+}
+
+// removeStale deletes token directories left by test binaries that have exited (those that did not use
+// Main), so repeated `go test` runs do not fill the temp directory.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "lienthong-softhsm-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); os.IsNotExist(err) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // Main runs the tests and removes the shared token directory afterwards.
