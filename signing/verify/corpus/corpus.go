@@ -89,7 +89,8 @@ func (e *Env) Roots() *x509.CertPool {
 	return p
 }
 
-func (e *Env) opts(c *cmstest.Cert) pades.Options {
+// Options are the signer options the corpus signs with: c's key and chain, the corpus clock.
+func (e *Env) Options(c *cmstest.Cert) pades.Options {
 	return pades.Options{Signer: c.Key, Chain: c.Full(), Now: func() time.Time { return e.Now }, Reason: "Phê duyệt", Location: "Hà Nội"}
 }
 
@@ -238,24 +239,24 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 	base := BasePDF("CONG VAN SO 123/BTTTT-VP: SO TIEN 100.000 VND")
 
 	// ---- genuine files, signed by our signer ----
-	bbRSA, err := Sign(ctx, base, e.opts(e.RSA))
+	bbRSA, err := Sign(ctx, base, e.Options(e.RSA))
 	if err != nil {
 		return nil, fmt.Errorf("genuine B-B: %w", err)
 	}
 	add("genuine/bb-rsa", "genuine", bbRSA, true, "", "PAdES B-B, RSA-2048")
-	bbEC, err := Sign(ctx, base, e.opts(e.EC))
+	bbEC, err := Sign(ctx, base, e.Options(e.EC))
 	if err != nil {
 		return nil, err
 	}
 	add("genuine/bb-ecdsa", "genuine", bbEC, true, "", "PAdES B-B, ECDSA P-256")
-	o := e.opts(e.RSA)
+	o := e.Options(e.RSA)
 	o.Level, o.TSA = pades.LevelBT, e.TSA.Client().Timestamp
 	bt, err := Sign(ctx, base, o)
 	if err != nil {
 		return nil, fmt.Errorf("genuine B-T: %w", err)
 	}
 	add("genuine/bt", "genuine", bt, true, "", "PAdES B-T, signature timestamp from the test TSA")
-	o = e.opts(e.EC)
+	o = e.Options(e.EC)
 	o.Level, o.TSA = pades.LevelBLT, e.TSA.Client().Timestamp
 	o.Revocation = e.revocation(nil)
 	blt, err := Sign(ctx, base, o)
@@ -263,27 +264,27 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, fmt.Errorf("genuine B-LT: %w", err)
 	}
 	add("genuine/blt", "genuine", blt, true, "", "PAdES B-LT: DSS with certificates and good OCSP responses")
-	o = e.opts(e.EC)
+	o = e.Options(e.EC)
 	o.Field = "VanThu"
 	two, err := Sign(ctx, bbRSA, o)
 	if err != nil {
 		return nil, err
 	}
 	add("genuine/two-signatures", "genuine", two, true, "", "a leader signs, then the organisation")
-	o = e.opts(e.RSA)
+	o = e.Options(e.RSA)
 	o.Certify = 2
 	certP2, err := Sign(ctx, base, o)
 	if err != nil {
 		return nil, err
 	}
-	o = e.opts(e.EC)
+	o = e.Options(e.EC)
 	o.Field = "Approval"
 	certP2Approval, err := Sign(ctx, certP2, o)
 	if err != nil {
 		return nil, err
 	}
 	add("genuine/certified-p2-approval", "genuine", certP2Approval, true, "", "certified P=2, then an approval signature")
-	o = e.opts(e.RSA)
+	o = e.Options(e.RSA)
 	o.Certify = 3
 	certP3, err := Sign(ctx, base, o)
 	if err != nil {
@@ -440,7 +441,7 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	signedField, err := Sign(ctx, withField, e.opts(e.RSA))
+	signedField, err := Sign(ctx, withField, e.Options(e.RSA))
 	if err != nil {
 		return nil, err
 	}
@@ -473,7 +474,7 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 	add("shadow/hide-and-replace", "shadow", hr, false, "FORMAT_FAILURE", "an xref-only update points object 4 at a shadow copy stored in the signed bytes")
 
 	// ---- certification attacks ----
-	o = e.opts(e.RSA)
+	o = e.Options(e.RSA)
 	o.Certify = 1
 	certP1, err := Sign(ctx, base, o)
 	if err != nil {
@@ -515,7 +516,7 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, err
 	}
 	add("certification/perms-added-later", "certification", permsLater, false, "FORMAT_FAILURE", "an approval signature turned into a certification afterwards")
-	o = e.opts(e.RSA)
+	o = e.Options(e.RSA)
 	o.Certify = 2
 	certField, err := Sign(ctx, withField, o)
 	if err != nil {
@@ -604,7 +605,7 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 
 	// ---- certificate faults ----
 	certCase := func(name, sub string, leaf *cmstest.Cert, mod func(*pades.Options)) error {
-		o := e.opts(leaf)
+		o := e.Options(leaf)
 		if mod != nil {
 			mod(&o)
 		}
