@@ -130,8 +130,12 @@ func (k *Key) connect(ctx context.Context, first bool) error {
 		return fmt.Errorf("opening a session on token %q: %w", ti.Label, err)
 	}
 	k.mu.Lock()
-	k.slot, k.anchor, k.tokenLabel, k.serial = slot, anchor, ti.Label, ti.Serial
+	k.slot, k.anchor = slot, anchor
 	k.mu.Unlock()
+	if first {
+		// Read without a lock afterwards (messages): set once, it is the same token after a reconnect.
+		k.tokenLabel, k.serial = ti.Label, ti.Serial
+	}
 
 	if first {
 		mechs, err := p.GetMechanismList(slot)

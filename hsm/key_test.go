@@ -25,15 +25,17 @@ func openFake(t *testing.T, f *fakeModule, opts ...Option) *Key {
 	return k
 }
 
+// mustSign signs and verifies; it reports with t.Error so it may run in any goroutine.
 func mustSign(t *testing.T, k *Key, opts crypto.SignerOpts) {
 	t.Helper()
 	h := sha256.Sum256([]byte("văn bản"))
 	sig, err := k.Sign(nil, h[:], opts)
 	if err != nil {
-		t.Fatalf("Sign: %v", err)
+		t.Errorf("Sign: %v", err)
+		return
 	}
 	if !verify(k.Public(), h[:], sig) {
-		t.Fatal("signature does not verify")
+		t.Error("signature does not verify")
 	}
 }
 
@@ -243,6 +245,25 @@ func TestRecoveryFake(t *testing.T) {
 		mustSign(t, k, crypto.SHA256)
 		if n := f.count("Login"); n != 2 {
 			t.Fatalf("Login called %d times, want 2", n)
+		}
+	})
+	t.Run("ok/login-lost-shared-recovery", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f, WithPoolSize(4))
+		mustSign(t, k, crypto.SHA256)
+		f.dropLogin()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				mustSign(t, k, crypto.SHA256)
+			}()
+		}
+		wg.Wait()
+		if n := f.count("Login"); n != 2 {
+			t.Fatalf("8 signers saw one lost login; Login called %d times, want 2", n)
 		}
 	})
 	t.Run("fail/login-lost-twice-gives-up", func(t *testing.T) {
