@@ -99,6 +99,9 @@ func unpredict(b []byte, p Dict) ([]byte, error) {
 	}
 	bpp := int((colors*bpc + 7) / 8)
 	row := int((colors*bpc*cols + 7) / 8)
+	if row > len(b) {
+		return nil, errors.New("pdf: predictor row longer than the data")
+	}
 	if pred == 2 {
 		if bpc != 8 {
 			return nil, errors.New("pdf: unsupported TIFF predictor depth")

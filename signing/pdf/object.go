@@ -345,6 +345,10 @@ func equalObjects(a, b Object) bool {
 	case *Stream:
 		y, ok := b.(*Stream)
 		return ok && equalObjects(x.Dict, y.Dict) && x.Offset == y.Offset && x.Length == y.Length && bytes.Equal(x.Data, y.Data)
+	case int64, Real:
+		x, ok1 := AsFloat(a)
+		y, ok2 := AsFloat(b)
+		return ok1 && ok2 && x == y
 	default:
 		return a == b
 	}

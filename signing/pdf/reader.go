@@ -37,7 +37,7 @@ func (k XRefKind) String() string {
 const (
 	maxObjects      = 8_000_000
 	maxSections     = 100_000
-	maxDecoded      = 64 << 20 // decoded xref or object stream
+	maxDecoded      = 32 << 20 // decoded xref or object stream
 	objectCacheSize = 4096
 )
 
@@ -336,7 +336,7 @@ func (rd *Reader) parseTable(l *lexer, off int64) (*section, error) {
 }
 
 func (rd *Reader) parseXRefStream(off int64) (*section, error) {
-	ref, o, err := rd.parseIndirect(off, nil)
+	ref, o, err := rd.parseIndirect(off, nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -448,7 +448,7 @@ func (rd *Reader) eofAfter(off int64) int64 {
 }
 
 // parseIndirect parses "num gen obj ... endobj" at off. want, when set, must match the header.
-func (rd *Reader) parseIndirect(off int64, want *Ref) (Ref, Object, error) {
+func (rd *Reader) parseIndirect(off int64, want *Ref, depth int) (Ref, Object, error) {
 	l := newLexer(rd.r, rd.size, off, true)
 	a, err1 := l.token()
 	b, err2 := l.token()
@@ -496,7 +496,7 @@ func (rd *Reader) parseIndirect(off int64, want *Ref) (Ref, Object, error) {
 		length = v
 	case Ref:
 		if v != ref { // a stream cannot give its own length
-			if lo, err := rd.resolveDepth(len(rd.revs)-1, v, 1); err == nil {
+			if lo, err := rd.resolveDepth(len(rd.revs)-1, v, depth+1); err == nil {
 				if n, ok := AsInt(lo); ok {
 					length = n
 				}
@@ -672,7 +672,7 @@ func (rd *Reader) resolveDepth(rev int, ref Ref, depth int) (Object, error) {
 		}
 		o, err = rd.fromObjStream(rev, loc.ObjStream, loc.Index, ref.Num, depth)
 	} else {
-		_, o, err = rd.parseIndirect(loc.Offset, &ref)
+		_, o, err = rd.parseIndirect(loc.Offset, &ref, depth)
 	}
 	if err != nil {
 		return nil, err
