@@ -29,6 +29,7 @@ type fakeModule struct {
 	next      uint
 	objects   map[objectHandle]*fakeObject
 	signDelay time.Duration
+	nullSign  bool          // Sign returns zeros at once: measures the pool path alone
 	signGate  chan struct{} // when set, Sign announces itself on signIn and waits for the gate
 	signIn    chan struct{}
 	failNext  map[string][]CKR // per-method queue of errors to return once each
@@ -424,6 +425,10 @@ func (f *fakeModule) Sign(sh sessionHandle, data []byte) ([]byte, error) {
 	s.active = false
 	obj := f.objects[s.signKey]
 	m := s.signMech
+	if f.nullSign {
+		f.mu.Unlock()
+		return make([]byte, 64), nil
+	}
 	f.mu.Unlock()
 	time.Sleep(delay) // a slow token
 	if gate != nil {

@@ -289,3 +289,6 @@ func BuildURI(token, object string, id []byte, modulePath, pinSource string) str
 	u := &URI{Token: token, Object: object, ID: id, Type: "private", ModulePath: modulePath, PINSource: pinSource}
 	return u.String()
 }
+
+// GoString keeps %#v from printing a pin-value.
+func (u *URI) GoString() string { return "hsm.URI(" + u.String() + ")" }

@@ -3,6 +3,7 @@ package hsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,19 @@ func TestParseURIRFCExamples(t *testing.T) {
 	for _, in := range fail {
 		if _, err := ParseURI(in); !errors.Is(err, ErrBadURI) {
 			t.Errorf("fail/%q: got %v", in, err)
+		}
+	}
+}
+
+func TestURINeverPrintsPINValue(t *testing.T) {
+	t.Parallel()
+	u, err := ParseURI("pkcs11:token=a;object=b?pin-value=s3cr3t-4242")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{u.String(), fmt.Sprintf("%v", u), fmt.Sprintf("%+v", u), fmt.Sprintf("%#v", u), fmt.Sprint(u)} {
+		if strings.Contains(s, "s3cr3t-4242") {
+			t.Fatalf("PIN printed: %s", s)
 		}
 	}
 }
