@@ -366,6 +366,11 @@ func prepare(rd *pdf.Reader, o *Options, now time.Time) (*pdf.Update, string, er
 			return nil, "", err
 		}
 	} else {
+		if mdp == 2 {
+			// Under DocMDP P=2 only existing fields may be signed: a new field and widget is a
+			// disallowed change for Acrobat and for our verifier.
+			return nil, "", apperr.New(apperr.Conflict, "pades_certified_p2_new_field", "the document is certified allowing only form filling and signing of its existing fields (DocMDP P=2); sign into one of its empty signature fields with --field NAME")
+		}
 		if o.Page > len(pages) {
 			return nil, "", apperr.New(apperr.Invalid, "pades_page", fmt.Sprintf("page %d does not exist; the document has %d page(s)", o.Page, len(pages)))
 		}

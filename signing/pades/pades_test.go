@@ -209,6 +209,12 @@ func TestCertify(t *testing.T) {
 			}
 			continue
 		}
+		if level == 2 {
+			if !apperr.IsKind(err, apperr.Conflict) {
+				t.Errorf("P=2: a new signature field gave %v, want conflict", err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Errorf("P=%d: second signature: %v", level, err)
 			continue
@@ -222,6 +228,19 @@ func TestCertify(t *testing.T) {
 			t.Errorf("certify after a signature: %v, want conflict", err)
 		}
 	}
+}
+
+// TestCertifyP2EmptyField certifies a form with P=2, then signs its pre-existing empty field.
+func TestCertifyP2EmptyField(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	o := opts(p.org)
+	o.Certify = 2
+	certified, _ := signBytes(t, readCorpus(t, "emptyfield.pdf"), o)
+	o2 := opts(p.leader)
+	o2.Field = "Sig1"
+	signed, _ := signBytes(t, certified, o2)
+	crossCheck(t, signed, 2, p.root)
 }
 
 func TestSignFile(t *testing.T) {

@@ -381,3 +381,14 @@ func (rd *Reader) String() string {
 	}
 	return b.String()
 }
+
+// RevisionEndingAt returns the index of the revision whose End is end (a signature's ByteRange
+// b[2]+b[3] names the revision it signed), or -1.
+func (rd *Reader) RevisionEndingAt(end int64) int {
+	for i, r := range rd.revs {
+		if r.End == end {
+			return i
+		}
+	}
+	return -1
+}

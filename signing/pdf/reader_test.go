@@ -265,3 +265,11 @@ func FuzzObject(f *testing.F) {
 		}
 	})
 }
+
+func TestRevisionEndingAt(t *testing.T) {
+	t.Parallel()
+	rd, b := openFile(t, "classic.pdf")
+	if rd.RevisionEndingAt(int64(len(b))) != 0 || rd.RevisionEndingAt(5) != -1 {
+		t.Error("RevisionEndingAt")
+	}
+}
