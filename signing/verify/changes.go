@@ -15,7 +15,8 @@ const (
 	clsStructural   changeClass = iota // cross-reference and object streams
 	clsDSS                             // validation data: DSS, VRI, certificates, OCSP, CRLs
 	clsTimestamp                       // a document timestamp with its field and widget
-	clsSignature                       // a further signature with its field, widget and appearance
+	clsSignature                       // signing an existing empty signature field, with its appearance
+	clsNewSigField                     // a new signature field and widget (a further signature)
 	clsUnreferenced                    // a new object nothing uses
 	clsMetadata                        // document information, XMP
 	clsFormFill                        // a form field's value and appearance
@@ -42,6 +43,14 @@ func (st docState) status(c changeClass) (Status, string) {
 	case clsSignature:
 		if st.docMDP == 1 {
 			return Failed, "the document is certified with no changes allowed (DocMDP P=1)"
+		}
+		return OK, ""
+	case clsNewSigField:
+		switch st.docMDP {
+		case 1:
+			return Failed, "the document is certified with no changes allowed (DocMDP P=1)"
+		case 2:
+			return Failed, "the document is certified for form filling and signing of its existing fields only (DocMDP P=2); a new signature field was added"
 		}
 		return OK, ""
 	case clsUnreferenced:
@@ -126,7 +135,7 @@ func diffRevision(rd *pdf.Reader, j int, prev, cur *revRoles) ([]change, error) 
 	// DocMDP P=1.
 	if hasSig && allDTS {
 		for i := range out {
-			if out[i].class == clsSignature {
+			if out[i].class == clsSignature || out[i].class == clsNewSigField {
 				out[i].class = clsTimestamp
 			}
 		}
@@ -195,7 +204,7 @@ func classify(n int, role, action string, old, nw pdf.Object, prev, cur *revRole
 		return clsForbidden, "an existing signature dictionary was changed or removed"
 	case roleSigField:
 		if old == nil && nw != nil {
-			return clsSignature, ""
+			return clsNewSigField, ""
 		}
 		if nw != nil && !prev.sigSigned[n] && prev.sigFields[n] {
 			return clsSignature, "" // an empty signature field was signed
@@ -203,7 +212,7 @@ func classify(n int, role, action string, old, nw pdf.Object, prev, cur *revRole
 		return clsForbidden, "a signed signature field was changed or removed"
 	case roleSigWidget:
 		if old == nil && nw != nil {
-			return clsSignature, ""
+			return clsNewSigField, ""
 		}
 		if f, ok := cur.widgetField[n]; ok && nw != nil && !prev.sigSigned[f] {
 			return clsSignature, ""
@@ -384,7 +393,7 @@ func fieldsChange(old, nw []pdf.Ref, cur *revRoles) (changeClass, string) {
 		if !cur.sigFields[r.Num] {
 			return clsForbidden, fmt.Sprintf("form field %d (not a signature field) was added", r.Num)
 		}
-		cls = worse(cls, clsSignature)
+		cls = worse(cls, clsNewSigField)
 	}
 	return cls, ""
 }
@@ -413,7 +422,7 @@ func annotsChange(old, nw []pdf.Ref, prev, cur *revRoles) (changeClass, string) 
 			continue
 		}
 		if _, w := cur.widgetField[r.Num]; w {
-			cls = worse(cls, clsSignature)
+			cls = worse(cls, clsNewSigField)
 			continue
 		}
 		if cur.role[r.Num] == roleFormField || cur.role[r.Num] == roleFormWidget {

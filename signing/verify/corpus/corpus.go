@@ -264,6 +264,21 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, fmt.Errorf("genuine B-LT: %w", err)
 	}
 	add("genuine/blt", "genuine", blt, true, "", "PAdES B-LT: DSS with certificates and good OCSP responses")
+	blta, err := e.AddDocTimestamp(ctx, blt, nil)
+	if err != nil {
+		return nil, fmt.Errorf("genuine B-LTA: %w", err)
+	}
+	add("genuine/blta", "genuine", blta, true, "", "PAdES B-LTA: a document timestamp after the DSS")
+	dts, err := e.AddDocTimestamp(ctx, base, nil)
+	if err != nil {
+		return nil, err
+	}
+	add("genuine/doc-timestamp", "genuine", dts, true, "", "a document timestamp alone")
+	badDTS, err := e.AddDocTimestamp(ctx, base, func(d []byte) { d[0] ^= 1 })
+	if err != nil {
+		return nil, err
+	}
+	add("cms/doc-timestamp-wrong-imprint", "cms", badDTS, false, "HASH_FAILURE", "a document timestamp over other bytes")
 	o = e.Options(e.EC)
 	o.Field = "VanThu"
 	two, err := Sign(ctx, bbRSA, o)
@@ -271,9 +286,22 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, err
 	}
 	add("genuine/two-signatures", "genuine", two, true, "", "a leader signs, then the organisation")
+	// P=2 allows signing the document's existing empty signature fields, not adding new ones.
+	withEmpty, err := Update(base, func(rd *pdf.Reader, u *pdf.Update) error {
+		pages, err := rd.Pages(0)
+		if err != nil {
+			return err
+		}
+		f := u.Add(pdf.Dict{"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"), "T": pdf.Str("Approval"),
+			"Rect": pdf.Array{int64(0), int64(0), int64(0), int64(0)}, "F": int64(132), "P": pages[0].Ref})
+		return addFieldToForm(rd, u, pages[0], f)
+	})
+	if err != nil {
+		return nil, err
+	}
 	o = e.Options(e.RSA)
 	o.Certify = 2
-	certP2, err := Sign(ctx, base, o)
+	certP2, err := Sign(ctx, withEmpty, o)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +311,14 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	add("genuine/certified-p2-approval", "genuine", certP2Approval, true, "", "certified P=2, then an approval signature")
+	p2NewField, err := Update(certP2, func(rd *pdf.Reader, u *pdf.Update) error {
+		return addSigField(rd, u, "Extra", pdf.Dict{"Type": pdf.Name("Sig"), "Filter": pdf.Name("Adobe.PPKLite"), "SubFilter": pdf.Name("ETSI.CAdES.detached")})
+	})
+	if err != nil {
+		return nil, err
+	}
+	add("certification/p2-new-signature-field", "certification", p2NewField, false, "FORMAT_FAILURE", "certified P=2, then a new signature field")
+	add("genuine/certified-p2-approval", "genuine", certP2Approval, true, "", "certified P=2, then an approval signature in its existing empty field")
 	o = e.Options(e.RSA)
 	o.Certify = 3
 	certP3, err := Sign(ctx, base, o)
