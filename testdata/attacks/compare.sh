@@ -50,12 +50,19 @@ for f in "$OUT"/*.pdf; do
 
 	cpu="n/a"
 	if [ -n "$PDFCPU" ]; then
+		# Per signature pdfcpu prints "Status: ..." then "Reason: ...". It never says "valid" without
+		# revocation evidence, so "unknown" because of revocation alone means it found nothing wrong.
 		cout=$("$PDFCPU" signatures validate -a -f "$f" 2>&1 || true)
-		if printf '%s\n' "$cout" | grep -qi 'signature.*valid' && ! printf '%s\n' "$cout" | grep -Eqi 'invalid|error|not valid|unknown'; then
-			cpu=accepts
+		st=$(printf '%s\n' "$cout" | awk '/^ *Status: /{sub(/^ *Status: /,""); s=$0} /^ *Reason: /{if (s!="") {sub(/^ *Reason: /,""); print s " (" $0 ")"; s=""}}')
+		if [ -z "$st" ]; then
+			cpu="rejects ($(printf '%s' "$cout" | head -1 | cut -c1-60))"
+		elif printf '%s\n' "$st" | grep -v -e 'signature is valid' -e 'revocation status is unknown' | grep -q .; then
+			cpu="rejects: $(printf '%s\n' "$st" | grep -v -e 'signature is valid' -e 'revocation status is unknown' | head -1)"
 		else
-			cpu=rejects
+			cpu="accepts ($(printf '%s\n' "$st" | head -1))"
 		fi
 	fi
-	echo "| $name | $expected | $(yesno $ours) | $(yesno $popp) | $cpu |"
+	total=""
+	if [ "$popp" = 1 ] && printf '%s\n' "$out" | grep -q 'Not total document signed'; then total=" (says: not total document signed)"; fi
+	echo "| $name | $expected | $(yesno $ours) | $(yesno $popp)$total | $cpu |"
 done

@@ -6,9 +6,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/lienthong/lienthong/signing/pdf"
 	"github.com/lienthong/lienthong/signing/verify/corpus"
 )
 
@@ -84,42 +81,11 @@ func run(dir string, bigMiB int) error {
 	return nil
 }
 
-// writeBig signs a one-page PDF carrying an image XObject of random (incompressible) bytes.
+// writeBig writes corpus.Large's signed file.
 func writeBig(ctx context.Context, env *corpus.Env, path string, mib int) error {
-	base := corpus.BasePDF("LARGE FILE")
-	withImage, err := corpus.Update(base, func(rd *pdf.Reader, u *pdf.Update) error {
-		n := mib << 20
-		side := 1
-		for side*side*3 < n {
-			side++
-		}
-		data := make([]byte, side*side*3)
-		if _, err := rand.Read(data); err != nil {
-			return err
-		}
-		img := pdf.NewStream(pdf.Dict{"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Image"), "Width": int64(side), "Height": int64(side),
-			"ColorSpace": pdf.Name("DeviceRGB"), "BitsPerComponent": int64(8)}, data)
-		ref := u.Add(img)
-		pages, err := rd.Pages(0)
-		if err != nil {
-			return err
-		}
-		pd := pages[0].Dict.Clone()
-		pd["Resources"] = pdf.Dict{"Font": pdf.Dict{"F1": pdf.Ref{Num: 5}}, "XObject": pdf.Dict{"Im0": ref}}
-		pd["Contents"] = pdf.Array{pdf.Ref{Num: 4}, pdf.Ref{Num: 6}, u.Add(pdf.NewStream(pdf.Dict{}, []byte("q 400 0 0 400 100 200 cm /Im0 Do Q")))}
-		u.Set(pages[0].Ref, pd)
-		return nil
-	})
+	signed, err := env.Large(ctx, mib)
 	if err != nil {
 		return err
-	}
-	o := env.Options(env.RSA)
-	signed, err := corpus.Sign(ctx, withImage, o)
-	if err != nil {
-		return err
-	}
-	if !bytes.HasPrefix(signed, []byte("%PDF")) {
-		return fmt.Errorf("big: not a PDF")
 	}
 	return os.WriteFile(path, signed, 0o644)
 }
