@@ -59,6 +59,7 @@ func New(d Deps) *Server {
 		s.maxBody = 100 << 20
 	}
 	s.routesWorkflow()
+	s.routesRemoteSigning()
 	return s
 }
 

@@ -1,0 +1,287 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lienthong/lienthong/internal/apperr"
+	"github.com/lienthong/lienthong/signing/cms"
+	"github.com/lienthong/lienthong/workflow"
+)
+
+// TicketRequest asks for download/upload URLs for the government signing service.
+type TicketRequest struct {
+	// Certificate (DER), when given, is the only certificate the uploaded signature may be made with
+	// (the page reads it from the service's GetCertInfo action).
+	Certificate    []byte `json:"certificate,omitempty"`
+	DocumentSHA256 string `json:"document_sha256,omitempty"`
+}
+
+// Ticket is a pair of single-use capabilities. The tokens are shown once; only their hashes are kept.
+type Ticket struct {
+	ID             string    `json:"id"`
+	DownloadToken  string    `json:"-"`
+	UploadToken    string    `json:"-"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	DocumentSHA256 string    `json:"document_sha256"`
+	FileName       string    `json:"file_name"`
+	Number         string    `json:"number"`
+	Subject        string    `json:"subject"`
+}
+
+// Ticket errors.
+var (
+	ErrTicketUnknown = apperr.New(apperr.NotFound, "sign_ticket_unknown",
+		"Đường dẫn ký không hợp lệ / this signing link is not valid")
+	ErrTicketUsed = apperr.New(apperr.Conflict, "sign_ticket_used",
+		"Đường dẫn ký đã được dùng / this signing link was already used")
+	ErrTicketExpired = apperr.New(apperr.Conflict, "sign_ticket_expired",
+		"Đường dẫn ký đã hết hạn; hãy ký lại từ đầu / this signing link has expired; start again")
+	ErrUploadSigner = apperr.New(apperr.Invalid, "sign_upload_signer",
+		"Tệp được ký bằng chứng thư số khác chứng thư đã chọn / the file was signed with another certificate than the one chosen")
+)
+
+// CreateTicket issues download and upload tokens for the draft id's current version, for p.
+func (s *Service) CreateTicket(ctx context.Context, p workflow.Principal, id string, req TicketRequest) (Ticket, error) {
+	d, main, err := s.signable(ctx, p, id)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if req.DocumentSHA256 != "" && !strings.EqualFold(req.DocumentSHA256, main.SHA256) {
+		return Ticket{}, ErrVersionChanged
+	}
+	now := s.now()
+	var certSum []byte
+	if len(req.Certificate) > 0 {
+		if _, err := s.checkCertificate(req.Certificate, nil, now); err != nil {
+			return Ticket{}, err
+		}
+		sum := sha256.Sum256(req.Certificate)
+		certSum = sum[:]
+	}
+	t := Ticket{ExpiresAt: now.Add(s.cfg.TTL), DocumentSHA256: main.SHA256, FileName: main.Name, Number: d.Number, Subject: d.Subject}
+	if t.Number == "" {
+		t.Number = NotNumbered
+	}
+	var down, up [32]byte
+	if _, err := rand.Read(down[:]); err != nil {
+		return Ticket{}, err
+	}
+	if _, err := rand.Read(up[:]); err != nil {
+		return Ticket{}, err
+	}
+	t.DownloadToken = "dl_" + base64.RawURLEncoding.EncodeToString(down[:])
+	t.UploadToken = "ul_" + base64.RawURLEncoding.EncodeToString(up[:])
+	var tid [16]byte
+	if _, err := rand.Read(tid[:]); err != nil {
+		return Ticket{}, err
+	}
+	tid[6] = tid[6]&0x0f | 0x40
+	tid[8] = tid[8]&0x3f | 0x80
+	t.ID = uuidString(tid)
+	docSum, _ := hex.DecodeString(main.SHA256)
+	dh, uh := sha256.Sum256([]byte(t.DownloadToken)), sha256.Sum256([]byte(t.UploadToken))
+	err = workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM sign_ticket WHERE expires_at < $1`, now.Add(-24*time.Hour)); err != nil {
+			return dbError(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sign_ticket (id, doc_id, user_id, doc_sha256, cert_sha256, download_sha256,
+			upload_sha256, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			t.ID, d.ID, p.UserID, docSum, certSum, dh[:], uh[:], now, t.ExpiresAt); err != nil {
+			return dbError(err)
+		}
+		return s.wf.AuditTx(ctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_ticket", OrgID: p.OrgID, DocID: d.ID,
+			DocSHA256: docSum, Detail: map[string]any{"ticket": t.ID, "expires_at": t.ExpiresAt.Format(time.RFC3339)}})
+	})
+	if err != nil {
+		return Ticket{}, err
+	}
+	return t, nil
+}
+
+func uuidString(b [16]byte) string {
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+type ticketRow struct {
+	id, docID            string
+	userID               int64
+	docSum, certSum      []byte
+	expiresAt            time.Time
+	downloaded, uploaded *time.Time
+}
+
+func (s *Service) lockTicket(ctx context.Context, tx pgx.Tx, column, token string) (ticketRow, error) {
+	var t ticketRow
+	if len(token) < 10 || len(token) > 100 {
+		return t, ErrTicketUnknown
+	}
+	sum := sha256.Sum256([]byte(token))
+	err := tx.QueryRow(ctx, `SELECT id::text, doc_id::text, user_id, doc_sha256, cert_sha256, expires_at, downloaded_at, uploaded_at
+		FROM sign_ticket WHERE `+column+` = $1 FOR UPDATE`, sum[:]).Scan(&t.id, &t.docID, &t.userID, &t.docSum, &t.certSum,
+		&t.expiresAt, &t.downloaded, &t.uploaded)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrTicketUnknown
+	}
+	if err != nil {
+		return t, dbError(err)
+	}
+	if !s.now().Before(t.expiresAt) {
+		return t, ErrTicketExpired
+	}
+	return t, nil
+}
+
+// principal rebuilds the ticket owner's principal: the upload is made by the signing service, without
+// the user's API token, so the ticket stands for the user.
+func (s *Service) principal(ctx context.Context, q pgx.Tx, userID int64) (workflow.Principal, error) {
+	var p workflow.Principal
+	var role string
+	var active bool
+	err := q.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.active, o.id, o.code, o.name FROM app_user u JOIN org o ON o.id = u.org_id
+		WHERE u.id = $1`, userID).Scan(&p.UserID, &p.Name, &role, &active, &p.OrgID, &p.OrgCode, &p.OrgName)
+	if err != nil {
+		return p, dbError(err)
+	}
+	if !active {
+		return p, apperr.New(apperr.Forbidden, "user_disabled", "Tài khoản đã bị khoá / the account is disabled")
+	}
+	p.Role = workflow.Role(role)
+	return p, nil
+}
+
+// Download serves the document version a download token is bound to, once.
+func (s *Service) Download(ctx context.Context, token string) (name string, data []byte, err error) {
+	err = workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := s.lockTicket(ctx, tx, "download_sha256", token)
+		if err != nil {
+			return err
+		}
+		if t.downloaded != nil {
+			return ErrTicketUsed
+		}
+		p, err := s.principal(ctx, tx, t.userID)
+		if err != nil {
+			return err
+		}
+		_, main, err := s.signable(ctx, p, t.docID)
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(main.SHA256, hex.EncodeToString(t.docSum)) {
+			return ErrVersionChanged
+		}
+		if data, err = workflow.FileBytesTx(ctx, tx, main.SHA256); err != nil {
+			return err
+		}
+		name = main.Name
+		if _, err := tx.Exec(ctx, `UPDATE sign_ticket SET downloaded_at = $2 WHERE id = $1`, t.id, s.now()); err != nil {
+			return dbError(err)
+		}
+		return s.wf.AuditTx(ctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_download", OrgID: p.OrgID, DocID: t.docID,
+			DocSHA256: t.docSum, Detail: map[string]any{"ticket": t.id}})
+	})
+	return name, data, err
+}
+
+// Upload accepts the file signed by the government signing service for an upload token, once: it must
+// be the served version plus one new signature and nothing else, verify, and (when the ticket names a
+// certificate) be signed with that certificate. It is then stored as the draft's signed version.
+func (s *Service) Upload(ctx context.Context, token string, signed []byte) (Completed, error) {
+	var out Completed
+	err := workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		t, err := s.lockTicket(ctx, tx, "upload_sha256", token)
+		if err != nil {
+			return err
+		}
+		if t.uploaded != nil {
+			return ErrTicketUsed
+		}
+		p, err := s.principal(ctx, tx, t.userID)
+		if err != nil {
+			return err
+		}
+		refuse := func(e error, why string) error {
+			_ = s.wf.Audit(context.WithoutCancel(ctx), workflow.Event{Actor: p, Action: "outgoing.sign_upload_refused", OrgID: p.OrgID,
+				DocID: t.docID, Detail: map[string]any{"ticket": t.id, "reason": why, "detail": apperr.Detail(e)}})
+			return e
+		}
+		d, main, err := s.signable(ctx, p, t.docID)
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(main.SHA256, hex.EncodeToString(t.docSum)) {
+			return refuse(ErrVersionChanged, "version_changed")
+		}
+		orig, err := workflow.FileBytesTx(ctx, tx, main.SHA256)
+		if err != nil {
+			return err
+		}
+		sig, err := onlySignatureAdded(orig, signed)
+		if err != nil {
+			return refuse(err, "changed")
+		}
+		signer, err := signerCertificate(sig.Contents)
+		if err != nil {
+			return refuse(err, "signer")
+		}
+		if t.certSum != nil {
+			if sum := sha256.Sum256(signer.Raw); !bytes.Equal(sum[:], t.certSum) {
+				return refuse(ErrUploadSigner, "other_certificate")
+			}
+		}
+		v, err := s.check(ctx, signed, sig.Field)
+		if err != nil {
+			return refuse(err, "verifier_refused")
+		}
+		doc, err := s.wf.SignOutgoing(ctx, p, d.ID, workflow.Signature{
+			Signed:   workflow.FileIn{Name: signedName(main.Name), ContentType: "application/pdf", Data: signed},
+			KeyLabel: keyName(signer),
+		})
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(signed)
+		if _, err := tx.Exec(ctx, `UPDATE sign_ticket SET uploaded_at = $2, result_sha256 = $3 WHERE id = $1`, t.id, s.now(), sum[:]); err != nil {
+			return dbError(err)
+		}
+		if err := s.wf.AuditTx(ctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_upload", OrgID: p.OrgID, DocID: d.ID,
+			DocSHA256: sum[:], Key: keyName(signer), Detail: map[string]any{"ticket": t.id, "field": sig.Field,
+				"served_sha256": main.SHA256, "indication": string(v.Indication)}}); err != nil {
+			return err
+		}
+		out = Completed{Document: doc, SignedSHA256: hex.EncodeToString(sum[:]), Verification: v}
+		return nil
+	})
+	return out, err
+}
+
+// signerCertificate finds the certificate of the one SignerInfo in a signature's CMS.
+func signerCertificate(contents []byte) (*x509.Certificate, error) {
+	bad := apperr.New(apperr.Invalid, "sign_upload_signer", "Không đọc được người ký trong chữ ký mới / the new signature's signer cannot be read")
+	sd, err := cms.Parse(contents)
+	if err != nil || len(sd.Signers) != 1 {
+		return nil, bad
+	}
+	si := sd.Signers[0]
+	for _, c := range sd.Certificates {
+		if si.SerialNumber != nil && c.SerialNumber.Cmp(si.SerialNumber) == 0 && bytes.Equal(c.RawIssuer, si.IssuerRaw) {
+			return c, nil
+		}
+		if len(si.SubjectKeyID) > 0 && bytes.Equal(c.SubjectKeyId, si.SubjectKeyID) {
+			return c, nil
+		}
+	}
+	return nil, bad
+}
