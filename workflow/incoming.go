@@ -204,13 +204,11 @@ func (s *Service) RegisterIncoming(ctx context.Context, p Principal, in Incoming
 			created_by, created_at, updated_at)
 		SELECT $1, $2, 'registered', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
 			$19, $3, $4, n.last, $19, $20, $21, $20, $19, $19 FROM n
-		RETURNING register_number, (SELECT x.id::text FROM incoming_doc x WHERE x.org_id = $2 AND x.sender_code = $6
-			AND x.code_number = $8 AND x.code_notation = $9 AND x.promulgation_date IS NOT DISTINCT FROM $10
-			AND ($8 <> '' OR $9 <> '') LIMIT 1)`,
+		RETURNING register_number`,
 		id, p.OrgID, series, year, v.source, v.senderCode, v.senderName, v.number, v.notation,
 		v.promulgation, v.docType, v.subject, v.urgency, v.secrecy, v.isCopy, v.pages, v.due, v.notes,
 		now, p.UserID, incomingSearch(v.subject, v.number, v.notation, v.senderName, v.senderCode),
-	).QueryRow(func(row pgx.Row) error { return row.Scan(&number, &dup) })
+	).QueryRow(func(row pgx.Row) error { return row.Scan(&number) })
 	for i, f := range files {
 		key, _ := hex.DecodeString(f.SHA256)
 		b.Queue(`INSERT INTO incoming_file (doc_id, seq, sha256, name, content_type, size) VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -228,14 +226,16 @@ func (s *Service) RegisterIncoming(ctx context.Context, p Principal, in Incoming
 			'doc_sha256', nullif($6::text, ''), 'detail', json_build_object('series', d.series, 'year', d.register_year,
 			'number', d.register_number, 'sender', $7::text, 'code', $8::text,
 			'duplicate_of', (SELECT x.id::text FROM incoming_doc x WHERE x.org_id = $5 AND x.sender_code = $7
-				AND x.code_number = $9 AND x.code_notation = $10 AND x.id <> $1 AND ($9 <> '' OR $10 <> '') LIMIT 1))))::text,
+				AND x.code_number = $9 AND x.code_notation = $10 AND x.promulgation_date IS NOT DISTINCT FROM $12
+				AND x.id <> $1 AND ($9 <> '' OR $10 <> '') LIMIT 1))))::text,
 			'UTF8') AS payload FROM d),
 		h AS (UPDATE audit_head SET prev = hash, seq = seq + 1, hash = sha256(hash || int8send(seq + 1) || (SELECT payload FROM p))
 			RETURNING seq, prev, hash)
 		INSERT INTO audit_log (seq, at, actor, action, org_id, doc_id, payload, prev_hash, hash)
-		SELECT h.seq, $11, $3, 'incoming.register', $5, $1, (SELECT payload FROM p), h.prev, h.hash FROM h`,
+		SELECT h.seq, $11, $3, 'incoming.register', $5, $1, (SELECT payload FROM p), h.prev, h.hash FROM h
+		RETURNING convert_from(payload, 'UTF8')::json -> 'detail' ->> 'duplicate_of'`,
 		id, at.Format(time.RFC3339Nano), p.actor(), p.UserID, p.OrgID, docHash, v.senderCode, v.number+"/"+v.notation,
-		v.number, v.notation, at)
+		v.number, v.notation, at, v.promulgation).QueryRow(func(row pgx.Row) error { return row.Scan(&dup) })
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return IncomingDoc{}, dbErr(err)
 	}

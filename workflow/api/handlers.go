@@ -129,7 +129,12 @@ func (s *Server) routesWorkflow() {
 			return
 		}
 		rows, err := s.svc.IncomingRegister(r.Context(), p, per)
-		s.reply(w, r, http.StatusOK, map[string]any{"from": per.From.Format("2006-01-02"), "to": per.To.Format("2006-01-02"), "items": rows}, err)
+		if err != nil {
+			s.reply(w, r, 0, nil, err)
+			return
+		}
+		h, cells := incomingTable(rows)
+		s.writeRegister(w, r, p, per, "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN", rows, h, cells)
 	})
 	s.HandleAuth("GET /api/v1/registers/outgoing", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
 		per, err := s.period(r)
@@ -138,7 +143,12 @@ func (s *Server) routesWorkflow() {
 			return
 		}
 		rows, err := s.svc.OutgoingRegister(r.Context(), p, per)
-		s.reply(w, r, http.StatusOK, map[string]any{"from": per.From.Format("2006-01-02"), "to": per.To.Format("2006-01-02"), "items": rows}, err)
+		if err != nil {
+			s.reply(w, r, 0, nil, err)
+			return
+		}
+		h, cells := outgoingTable(rows)
+		s.writeRegister(w, r, p, per, "SỔ ĐĂNG KÝ VĂN BẢN ĐI", rows, h, cells)
 	})
 	s.HandleAuth("GET /api/v1/registers/tracking", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
 		per, err := s.period(r)
@@ -147,7 +157,12 @@ func (s *Server) routesWorkflow() {
 			return
 		}
 		rows, err := s.svc.TrackingRegister(r.Context(), p, per)
-		s.reply(w, r, http.StatusOK, map[string]any{"from": per.From.Format("2006-01-02"), "to": per.To.Format("2006-01-02"), "items": rows}, err)
+		if err != nil {
+			s.reply(w, r, 0, nil, err)
+			return
+		}
+		h, cells := trackingTable(rows)
+		s.writeRegister(w, r, p, per, "SỔ THEO DÕI GIẢI QUYẾT VĂN BẢN ĐẾN", rows, h, cells)
 	})
 	s.HandleAuth("GET /api/v1/search", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
 		limit, err := intParam(r, "limit")
