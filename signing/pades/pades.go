@@ -285,16 +285,18 @@ func prepare(rd *pdf.Reader, o *Options, now time.Time) (*pdf.Update, string, er
 		return nil, "", apperr.New(apperr.Conflict, "pades_certified_p1", "the document is certified with no changes allowed (DocMDP P=1); it cannot be signed again")
 	}
 	last := len(rd.Revisions()) - 1
-	existing, err := rd.Signatures(last)
-	if err != nil {
-		return nil, "", err
-	}
-	if o.Certify != 0 && (len(existing) > 0 || mdp != 0) {
-		return nil, "", apperr.New(apperr.Conflict, "pades_certify_not_first", "only the first signature of a document can certify it; this document is already signed")
-	}
 	fields, err := rd.Fields(last)
 	if err != nil {
 		return nil, "", err
+	}
+	signed := 0
+	for _, f := range fields {
+		if f.Type == "Sig" && f.Value != nil {
+			signed++
+		}
+	}
+	if o.Certify != 0 && (signed > 0 || mdp != 0) {
+		return nil, "", apperr.New(apperr.Conflict, "pades_certify_not_first", "only the first signature of a document can certify it; this document is already signed")
 	}
 	pages, err := rd.Pages(last)
 	if err != nil {
@@ -348,7 +350,7 @@ func prepare(rd *pdf.Reader, o *Options, now time.Time) (*pdf.Update, string, er
 		}
 	}
 	if name == "" {
-		for n := len(existing) + 1; ; n++ {
+		for n := signed + 1; ; n++ {
 			if c := fmt.Sprintf("Signature%d", n); !names[c] {
 				name = c
 				break

@@ -2,7 +2,7 @@
 # Measures signing a large incompressible PDF against its peers, in one run on this machine:
 # sha256sum over the same file, `lienthong pdf sign` with a file key and with a SoftHSM key, and
 # poppler's `pdfsig -add-signature` (NSS, RSA). Prints Markdown table rows (wall seconds, max RSS)
-# for docs/bench-signing.md, three runs each, and checks every output with pdfsig.
+# (wall and CPU seconds, max RSS) for docs/bench-signing.md, three runs each, and checks every output with pdfsig.
 #
 #   go build -o bin/lienthong ./cmd/lienthong && testdata/pdf/bench-signing.sh [MIB]
 #
@@ -46,14 +46,15 @@ cat large.pdf >/dev/null # warm the page cache for every contender alike
 SIZE=$(stat -c %s large.pdf)
 echo "file: $SIZE bytes ($MIB MiB), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| run | command | wall s | max RSS MiB |"
-echo "|---|---|---|---|"
+echo "| run | command | wall s | CPU s (user+sys) | max RSS MiB |"
+echo "|---|---|---|---|---|"
 measure() {
   label=$1; shift
   /usr/bin/time -v "$@" >/dev/null 2>time.txt || { cat time.txt >&2; exit 1; }
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}' time.txt)
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' time.txt)
-  echo "| $run | $label | $wall | $rss |"
+  cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {printf "%.2f", s}' time.txt)
+  echo "| $run | $label | $wall | $cpu | $rss |"
 }
 for run in 1 2 3; do
   rm -f s1.pdf s2.pdf s3.pdf
