@@ -201,7 +201,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Node, error) {
 		// Every client carries the same periodic set (River only fires the leader's).
 		for _, k := range []edxml.Kind{edxml.KindEdoc, edxml.KindStatus} {
 			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.PullInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return PullArgs{PacketKind: string(k)}, pullOpts() },
+				func() (river.JobArgs, *river.InsertOpts) { return PullArgs{PacketKind: string(k)}, pullOpts(cfg.PullInterval) },
 				&river.PeriodicJobOpts{ID: "pull_" + string(k), RunOnStart: true}))
 		}
 	}
@@ -238,7 +238,7 @@ func (n *Node) Org() string { return n.cfg.Org }
 // PullNow asks for an immediate pull of both inboxes (the push endpoint calls it).
 func (n *Node) PullNow(ctx context.Context) error {
 	for _, k := range []edxml.Kind{edxml.KindEdoc, edxml.KindStatus} {
-		if _, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k)}, pullOpts()); err != nil {
+		if _, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k)}, pullOpts(n.cfg.PullInterval)); err != nil {
 			return err
 		}
 	}

@@ -23,11 +23,14 @@ type PullArgs struct {
 // Kind is the River job kind.
 func (PullArgs) Kind() string { return "exchange_pull" }
 
-// pullOpts: at most one pull per kind waiting at a time; the periodic schedule and the push endpoint
-// both insert, duplicates are skipped.
-func pullOpts() *river.InsertOpts {
-	return &river.InsertOpts{Queue: QueueInbound, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true,
-		ByState: []rivertypeJobState{stateAvailable, stateScheduled, statePending, stateRunning, stateRetryable}}}
+// pullOpts: at most one pull per kind and period. Uniqueness is by period, not by state alone, so a
+// pull left "running" by a killed process (rescued only after its timeout) cannot block later pulls;
+// two pulls overlapping is harmless because receiving is idempotent.
+func pullOpts(period time.Duration) *river.InsertOpts {
+	if period < time.Second {
+		period = time.Second
+	}
+	return &river.InsertOpts{Queue: QueueInbound, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: period}}
 }
 
 type pullWorker struct {
@@ -35,7 +38,7 @@ type pullWorker struct {
 	n *Node
 }
 
-func (w *pullWorker) Timeout(*river.Job[PullArgs]) time.Duration { return 10 * time.Minute }
+func (w *pullWorker) Timeout(*river.Job[PullArgs]) time.Duration { return 2 * time.Minute }
 
 func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 	_, err := w.n.Pull(ctx, edxml.Kind(job.Args.PacketKind))
