@@ -201,7 +201,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Node, error) {
 		// Every client carries the same periodic set (River only fires the leader's).
 		for _, k := range []edxml.Kind{edxml.KindEdoc, edxml.KindStatus} {
 			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.PullInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return PullArgs{PacketKind: string(k)}, pullOpts(cfg.PullInterval) },
+				func() (river.JobArgs, *river.InsertOpts) {
+					return PullArgs{PacketKind: string(k)}, pullOpts(cfg.PullInterval)
+				},
 				&river.PeriodicJobOpts{ID: "pull_" + string(k), RunOnStart: true}))
 		}
 	}
