@@ -160,7 +160,7 @@ func New(cfg Config) (*Agent, error) {
 func NormalizeOrigin(s string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	bad := apperr.New(apperr.Invalid, "agent_bad_origin", "the origin must look like https://host[:port] with no path: "+s)
-	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+	if err != nil || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || u.User != nil {
 		return "", bad
 	}
 	scheme := strings.ToLower(u.Scheme)
