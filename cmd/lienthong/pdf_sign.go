@@ -212,8 +212,8 @@ func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
 				return nil, err
 			}
 			o.Page, o.Rect = page, appearance.SealRect(rect, sz[0], sz[1])
-		} else if o.Rect == [4]float64{} {
-			return nil, pdfUsageErr("--image needs --rect x1,y1,x2,y2 (or --seal-over FIELD)")
+		} else if o.Rect == [4]float64{} && f.field == "" {
+			return nil, pdfUsageErr("--image needs --rect x1,y1,x2,y2, --seal-over FIELD, or --field naming an existing field")
 		}
 	}
 	signer, chain, closeKey, err := pdfLoadKey(ctx, f)

@@ -2,6 +2,8 @@ package pdf
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -271,5 +273,38 @@ func TestRevisionEndingAt(t *testing.T) {
 	rd, b := openFile(t, "classic.pdf")
 	if rd.RevisionEndingAt(int64(len(b))) != 0 || rd.RevisionEndingAt(5) != -1 {
 		t.Error("RevisionEndingAt")
+	}
+}
+
+func TestSetContentsNeverTruncates(t *testing.T) {
+	t.Parallel()
+	rd, b := openFile(t, "classic.pdf")
+	u := rd.NewUpdate()
+	u.Add(Dict{"Type": Name("Sig"), "ByteRange": ByteRangePlaceholder{}, "Contents": ContentsPlaceholder{Size: 16}})
+	inc, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := append([]byte(nil), inc.Data...)
+	var ts *TooSmallError
+	if err := inc.SetContents(make([]byte, 17)); !errors.As(err, &ts) || ts.Need != 17 || ts.Room != 16 {
+		t.Fatalf("17 bytes into 16: %v", err)
+	}
+	if !bytes.Equal(before, inc.Data) {
+		t.Error("a failed SetContents changed the increment")
+	}
+	if err := inc.SetContents([]byte{0x30, 0x01, 0xff}); err != nil {
+		t.Fatal(err)
+	}
+	br := inc.ByteRange()
+	out := append(append([]byte{}, b...), inc.Data...)
+	if string(out[br[1]:br[2]]) != "<3001ff"+strings.Repeat("0", 26)+">" {
+		t.Errorf("contents = %q", out[br[1]:br[2]])
+	}
+	if br[2]+br[3] != int64(len(out)) || br[0] != 0 {
+		t.Errorf("byte range %v for %d bytes", br, len(out))
+	}
+	if !bytes.Contains(out, []byte(fmt.Sprintf("/ByteRange [0 %10d %10d %10d]", br[1], br[2], br[3]))) {
+		t.Error("ByteRange not filled in")
 	}
 }
