@@ -67,9 +67,12 @@ func PDF(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Report,
 		rep.Problems = append(rep.Problems, "bytes after the last %%EOF belong to no revision (an incremental update without a cross-reference section)")
 	}
 
-	sigs, err := collectSignatures(rd)
+	sigs, unreadable, err := collectSignatures(rd)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
+	}
+	for _, i := range unreadable {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the form of revision %d cannot be read", i+1))
 	}
 	if len(sigs) == 0 {
 		rep.Problems = append(rep.Problems, "the document has no signature")
@@ -161,14 +164,21 @@ func trailingData(r io.ReaderAt, end, size int64) (bool, error) {
 }
 
 // collectSignatures gathers the signatures of every revision (a later revision could hide one by
-// dropping its field; that removal is judged as a change, but the signature is still reported).
-func collectSignatures(rd *pdf.Reader) ([]pdf.Signature, error) {
+// dropping its field; that removal is judged as a change, but the signature is still reported). It
+// returns the revisions whose form could not be read; only when none can be read is it an error.
+func collectSignatures(rd *pdf.Reader) ([]pdf.Signature, []int, error) {
 	seen := map[string]bool{}
 	var out []pdf.Signature
+	var unreadable []int
+	var firstErr error
 	for i := range rd.Revisions() {
 		sigs, err := rd.Signatures(i)
 		if err != nil {
-			return nil, err
+			unreadable = append(unreadable, i)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
 		for _, s := range sigs {
 			key := fmt.Sprintf("%d/%d/%d", s.Ref.Num, s.ContentsPos, s.FieldRef.Num)
@@ -181,15 +191,18 @@ func collectSignatures(rd *pdf.Reader) ([]pdf.Signature, error) {
 			seen[key] = true
 			out = append(out, s)
 			if len(out) > maxSignatures {
-				return nil, apperr.New(apperr.TooLarge, "pdf_too_many_signatures", "the document has more signatures than the verifier accepts")
+				return nil, nil, apperr.New(apperr.TooLarge, "pdf_too_many_signatures", "the document has more signatures than the verifier accepts")
 			}
 		}
+	}
+	if len(unreadable) == len(rd.Revisions()) {
+		return nil, nil, firstErr
 	}
 	sort.SliceStable(out, func(a, b int) bool {
 		ka, kb := sigOrder(out[a]), sigOrder(out[b])
 		return ka < kb
 	})
-	return out, nil
+	return out, unreadable, nil
 }
 
 func sigOrder(s pdf.Signature) int64 {
@@ -794,16 +807,24 @@ func (v *validator) judgeChanges(rd *pdf.Reader, facts []*sigFacts, reports []Si
 	}
 	diffs := map[int][]change{}
 	for j := first + 1; j <= last; j++ {
+		// A revision that cannot be analysed is itself a disallowed change: a signed file whose
+		// later update does not parse must not pass, and must not make the whole file unreadable.
+		broken := func(err error) {
+			diffs[j] = []change{{Modification: Modification{Revision: j, Action: "changed", Kind: "revision",
+				Reason: "the revision cannot be analysed: " + err.Error()}, class: clsForbidden}}
+		}
 		prev, err := getRoles(j - 1)
 		if err != nil {
-			return err
+			broken(err)
+			continue
 		}
 		cur, err := getRoles(j)
 		if err != nil {
-			return err
+			broken(err)
+			continue
 		}
 		if diffs[j], err = diffRevision(rd, j, prev, cur); err != nil {
-			return err
+			broken(err)
 		}
 		delete(roles, j-1)
 	}

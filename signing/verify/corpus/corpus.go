@@ -507,6 +507,11 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, err
 	}
 	add("shadow/hide-and-replace", "shadow", hr, false, "FORMAT_FAILURE", "an xref-only update points object 4 at a shadow copy stored in the signed bytes")
+	broken, err := redirectXRef(bbRSA, 4, 20)
+	if err != nil {
+		return nil, err
+	}
+	add("isa/broken-update", "isa", broken, false, "FORMAT_FAILURE", "a later update whose cross-reference entry points at no object")
 
 	// ---- certification attacks ----
 	o = e.Options(e.RSA)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 
+	"github.com/lienthong/lienthong/signing/cms"
 	"github.com/lienthong/lienthong/signing/pdf"
 )
 
@@ -48,4 +49,36 @@ func (e *Env) AddDocTimestamp(ctx context.Context, in []byte, mutate func(digest
 		out = append(out, '\n')
 	}
 	return append(out, inc.Data...), nil
+}
+
+// SmallSigned returns a small signed PDF (about 4 KB: one ECDSA certificate, a tight /Contents),
+// used as a fuzzing seed where the signer's 8 KiB minimum placeholder would slow the fuzzer down.
+func (e *Env) SmallSigned(ctx context.Context) ([]byte, error) {
+	in := BasePDF("FUZZ")
+	rd, err := pdf.Open(bytes.NewReader(in), int64(len(in)))
+	if err != nil {
+		return nil, err
+	}
+	u := rd.NewUpdate()
+	sig := pdf.Dict{"Type": pdf.Name("Sig"), "Filter": pdf.Name("Adobe.PPKLite"), "SubFilter": pdf.Name("ETSI.CAdES.detached"),
+		"ByteRange": pdf.ByteRangePlaceholder{}, "Contents": pdf.ContentsPlaceholder{Size: 1400}}
+	if err := addSigField(rd, u, "S", sig); err != nil {
+		return nil, err
+	}
+	inc, err := u.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	if err := inc.SignedRanges(rd, h); err != nil {
+		return nil, err
+	}
+	der, err := cms.SignDetached(ctx, cms.Request{Digest: h.Sum(nil), Hash: crypto.SHA256, Signer: e.EC.Key, Chain: e.EC.Full()[:1]})
+	if err != nil {
+		return nil, err
+	}
+	if err := inc.SetContents(der); err != nil {
+		return nil, err
+	}
+	return append(append([]byte{}, in...), inc.Data...), nil
 }
