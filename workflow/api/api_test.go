@@ -434,6 +434,10 @@ func TestRegisterFormats(t *testing.T) {
 	if r.status != 200 || !strings.Contains(string(r.body), "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN") || !strings.Contains(string(r.body), "Về việc triển khai chữ ký số") {
 		t.Fatalf("html: %d %s", r.status, r.body)
 	}
+	r = b.do(t, "GET", "/api/v1/registers/incoming?format=pdf", b.clerk, nil)
+	if r.status != 200 || r.ctype != "application/pdf" || !bytes.HasPrefix(r.body, []byte("%PDF-")) {
+		t.Fatalf("pdf: %d %s", r.status, r.ctype)
+	}
 	for _, reg := range []string{"outgoing", "tracking"} {
 		m := b.must(t, 200, "GET", "/api/v1/registers/"+reg, b.clerk, nil)
 		if _, ok := m["items"].([]any); !ok {

@@ -1,17 +1,20 @@
 package api
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 
 	"github.com/lienthong/lienthong/internal/apperr"
 	"github.com/lienthong/lienthong/workflow"
+	"github.com/lienthong/lienthong/workflow/regpdf"
 )
 
 // A register as a table: the Decree 30 Appendix IV column titles and the cells, so one renderer serves
-// JSON, CSV (for spreadsheets) and a printable HTML page (A4 landscape; print to PDF from a browser).
+// JSON, CSV (for spreadsheets), PDF (workflow/regpdf) and a printable HTML page (A4 landscape).
 type table struct {
 	Title   string
 	Org     string
@@ -84,6 +87,28 @@ tr { page-break-inside: avoid; }
 </body></html>
 `))
 
+var (
+	fontOnce sync.Once
+	fontData []byte
+	fontErr  error
+)
+
+func registerFont() ([]byte, error) {
+	fontOnce.Do(func() { fontData, fontErr = regpdf.LoadFont() })
+	return fontData, fontErr
+}
+
+// weightsFor gives the summary and recipient columns more room; registers have 10 or 7 columns.
+func weightsFor(n int) []float64 {
+	switch n {
+	case 10:
+		return []float64{1.1, 0.7, 1.8, 1.3, 1.1, 3.2, 1.6, 1.1, 0.9, 1.2}
+	case 7:
+		return []float64{0.7, 3.2, 1.6, 1.1, 1.4, 1.4, 1.2}
+	}
+	return nil
+}
+
 // writeRegister answers with JSON (default), CSV or printable HTML according to ?format=.
 func (srv *Server) writeRegister(w http.ResponseWriter, r *http.Request, p workflow.Principal, per workflow.Period, title string,
 	items any, headers []string, rows [][]string,
@@ -100,11 +125,27 @@ func (srv *Server) writeRegister(w http.ResponseWriter, r *http.Request, p workf
 		cw := csv.NewWriter(w)
 		_ = cw.Write(headers)
 		_ = cw.WriteAll(rows)
+	case "pdf":
+		font, err := registerFont()
+		if err != nil {
+			WriteProblem(w, r, apperr.Wrap(apperr.Unavailable, "font_missing",
+				"Máy chủ thiếu phông chữ tiếng Việt để in PDF (cài fonts-liberation2) / the server lacks a Vietnamese font for PDF (install fonts-liberation2)", err))
+			return
+		}
+		var buf bytes.Buffer
+		if err := regpdf.Render(&buf, font, regpdf.Table{Title: t.Title, Subtitle: t.Org + " — từ ngày " + t.From + " đến ngày " + t.To,
+			Headers: headers, Weights: weightsFor(len(headers)), Rows: rows}); err != nil {
+			WriteProblem(w, r, apperr.Wrap(apperr.Internal, "pdf_failed", "internal error", err))
+			return
+		}
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Header().Set("Content-Disposition", `attachment; filename="register.pdf"`)
+		_, _ = w.Write(buf.Bytes())
 	case "html":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 		_ = printTmpl.Execute(w, t)
 	default:
-		WriteProblem(w, r, apperr.New(apperr.Invalid, "bad_format", "format phải là json, csv hoặc html / format must be json, csv or html"))
+		WriteProblem(w, r, apperr.New(apperr.Invalid, "bad_format", "format phải là json, csv, html hoặc pdf / format must be json, csv, html or pdf"))
 	}
 }
