@@ -219,3 +219,87 @@ func TestVisibleSignatures(t *testing.T) {
 		_ = os.WriteFile(os.Getenv("LIENTHONG_KEEP_APPEARANCE"), three, 0o644)
 	}
 }
+
+// TestStampRotatedPages puts the attachment stamp on pages shown rotated: it must land at the top
+// right as the reader sees the page, upright (pdftotext reads it in order).
+func TestStampRotatedPages(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"pdftoppm", "pdftotext"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	font, err := DefaultFont("")
+	if err != nil {
+		t.Skipf("no Vietnamese serif font installed: %v", err)
+	}
+	root, err := cmstest.NewRoot(cmstest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := root.Issue(cmstest.Options{CommonName: "Cơ quan", Key: cmstest.P256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	for _, f := range []string{"rotated90.pdf", "rotated270.pdf", "classic.pdf"} {
+		t.Run("ok/"+f, func(t *testing.T) {
+			t.Parallel()
+			in, err := os.ReadFile("../../testdata/pdf/" + f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if _, err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, pades.Options{
+				Signer: org.Key, Chain: org.Full(), Now: func() time.Time { return now },
+				Appearance: AttachmentStamp(font, "05/QĐ-UBND", now)}); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			file := filepath.Join(dir, "s.pdf")
+			if err := os.WriteFile(file, out.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			txt, err := exec.Command("pdftotext", "-f", "1", "-l", "1", file, "-").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(txt), "Số: 05/QĐ-UBND") || !strings.Contains(string(txt), "Thời gian ký: 2026-11-25T16:30:00+07:00") {
+				t.Errorf("pdftotext:\n%s", txt)
+			}
+			if out, err := exec.Command("pdftoppm", "-f", "1", "-l", "1", "-r", "72", "-png", file, filepath.Join(dir, "p")).CombinedOutput(); err != nil {
+				t.Fatalf("pdftoppm: %v %s", err, out)
+			}
+			m, _ := filepath.Glob(filepath.Join(dir, "p*.png"))
+			pf, err := os.Open(m[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pf.Close()
+			img, err := png.Decode(pf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := img.Bounds()
+			dark := func(x1, y1, x2, y2 int) int {
+				n := 0
+				for y := y1; y < y2; y++ {
+					for x := x1; x < x2; x++ {
+						r, g, bl, _ := img.At(x, y).RGBA()
+						if r>>8 < 80 && g>>8 < 80 && bl>>8 < 80 {
+							n++
+						}
+					}
+				}
+				return n
+			}
+			// Display orientation: the stamp's box is within 20 pt of the top and right edges.
+			if n := dark(b.Max.X-220, 0, b.Max.X, 60); n < 50 {
+				t.Errorf("dark pixels at the displayed top right: %d (page %dx%d)", n, b.Dx(), b.Dy())
+			}
+			if n := dark(0, 0, b.Max.X/2, 60); n > 0 {
+				t.Errorf("dark pixels at the displayed top left: %d", n)
+			}
+		})
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/lienthong/lienthong/internal/apperr"
@@ -386,19 +387,57 @@ func prepare(rd *pdf.Reader, o *Options, now time.Time) (*pdf.Update, string, er
 	return u, name, nil
 }
 
-// widgetAppearance returns the /AP dictionary for a widget of the given rect.
-func widgetAppearance(u *pdf.Update, o *Options, rect [4]float64) (pdf.Dict, error) {
+// widgetAppearance returns the /AP dictionary for a widget of the given rect on a page shown rotated
+// by rotate degrees: the appearance is drawn upright for the reader, in a wrapper form whose matrix
+// undoes the page rotation.
+func widgetAppearance(u *pdf.Update, o *Options, rect [4]float64, rotate int) (pdf.Dict, error) {
 	w, h := rect[2]-rect[0], rect[3]-rect[1]
 	if o.Appearance == nil || w <= 0 || h <= 0 {
 		empty := u.Add(pdf.NewStream(pdf.Dict{"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
 			"BBox": pdf.Array{int64(0), int64(0), pdf.Real(max(w, 0)), pdf.Real(max(h, 0))}}, nil))
 		return pdf.Dict{"N": empty}, nil
 	}
-	ap, err := o.Appearance.Build(u, w, h)
+	iw, ih := w, h
+	if rotate == 90 || rotate == 270 {
+		iw, ih = h, w
+	}
+	ap, err := o.Appearance.Build(u, iw, ih)
 	if err != nil {
 		return nil, fmt.Errorf("pades: drawing the appearance: %w", err)
 	}
-	return pdf.Dict{"N": ap}, nil
+	var m string
+	switch rotate {
+	case 90:
+		m = fmt.Sprintf("0 1 -1 0 %s 0", num(w))
+	case 180:
+		m = fmt.Sprintf("-1 0 0 -1 %s %s", num(w), num(h))
+	case 270:
+		m = fmt.Sprintf("0 -1 1 0 0 %s", num(h))
+	default:
+		return pdf.Dict{"N": ap}, nil
+	}
+	outer := u.Add(pdf.NewStream(pdf.Dict{
+		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
+		"BBox":      pdf.Array{int64(0), int64(0), pdf.Real(w), pdf.Real(h)},
+		"Resources": pdf.Dict{"XObject": pdf.Dict{"Upright": ap}},
+	}, []byte("q "+m+" cm /Upright Do Q\n")))
+	return pdf.Dict{"N": outer}, nil
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// topRight places a w×h box (reader's orientation) at the top right corner of the page as the reader
+// sees it, margin points from both edges, and returns the rectangle in user space.
+func topRight(box [4]float64, rotate int, w, h, margin float64) [4]float64 {
+	switch rotate {
+	case 90:
+		return [4]float64{box[0] + margin, box[3] - margin - w, box[0] + margin + h, box[3] - margin}
+	case 180:
+		return [4]float64{box[0] + margin, box[1] + margin, box[0] + margin + w, box[1] + margin + h}
+	case 270:
+		return [4]float64{box[2] - margin - h, box[1] + margin, box[2] - margin, box[1] + margin + w}
+	}
+	return [4]float64{box[2] - margin - w, box[3] - margin - h, box[2] - margin, box[3] - margin}
 }
 
 func rectArray(r [4]float64) pdf.Array {
@@ -410,14 +449,12 @@ func addField(u *pdf.Update, rd *pdf.Reader, name string, sigRef pdf.Ref, page p
 	if rect == [4]float64{} && o.Appearance != nil {
 		if s, ok := o.Appearance.(Sizer); ok {
 			w, h := s.NaturalSize()
-			box := page.CropBox
-			margin := 20.0
-			rect = [4]float64{box[2] - margin - w, box[3] - margin - h, box[2] - margin, box[3] - margin}
+			rect = topRight(page.CropBox, page.Rotate, w, h, 20)
 		} else {
 			return apperr.New(apperr.Invalid, "pades_rect", "a visible signature needs a rectangle (--rect x1,y1,x2,y2)")
 		}
 	}
-	ap, err := widgetAppearance(u, o, rect)
+	ap, err := widgetAppearance(u, o, rect, page.Rotate)
 	if err != nil {
 		return err
 	}
@@ -485,8 +522,16 @@ func signExistingField(u *pdf.Update, rd *pdf.Reader, f *pdf.Field, sigRef pdf.R
 	} else {
 		wd["Rect"] = rectArray(rect)
 	}
+	rotate := 0
+	if pr, ok := wd["P"].(pdf.Ref); ok {
+		for _, p := range pages {
+			if p.Ref == pr {
+				rotate = p.Rotate
+			}
+		}
+	}
 	if o.Appearance != nil || wd["AP"] == nil {
-		ap, err := widgetAppearance(u, o, rect)
+		ap, err := widgetAppearance(u, o, rect, rotate)
 		if err != nil {
 			return err
 		}

@@ -91,7 +91,8 @@ func readCorpus(t *testing.T, name string) []byte {
 }
 
 var shapeFiles = []string{"base.pdf", "classic.pdf", "objstm.pdf", "linearized.pdf", "linearized-objstm.pdf",
-	"qdf.pdf", "v13.pdf", "v20.pdf", "cairo.pdf", "hybrid.pdf", "emptyfield.pdf", "emptyfield-objstm.pdf"}
+	"qdf.pdf", "v13.pdf", "v20.pdf", "cairo.pdf", "hybrid.pdf", "emptyfield.pdf", "emptyfield-objstm.pdf",
+	"rotated90.pdf", "rotated270.pdf"}
 
 func TestSignShapes(t *testing.T) {
 	t.Parallel()

@@ -46,6 +46,8 @@ var shapes = []struct {
 	{"hybrid.pdf", XRefHybrid, 1, false},
 	{"emptyfield.pdf", XRefTable, 1, false},
 	{"emptyfield-objstm.pdf", XRefStream, 1, false},
+	{"rotated90.pdf", XRefTable, 2, false},
+	{"rotated270.pdf", XRefStream, 2, false},
 }
 
 func TestOpenShapes(t *testing.T) {

@@ -16,3 +16,5 @@ q --force-version=1.3 --object-streams=disable base.pdf v13.pdf
 q --force-version=2.0 --object-streams=generate base.pdf v20.pdf
 q --object-streams=generate emptyfield.pdf emptyfield-objstm.pdf
 pdftocairo -pdf base.pdf cairo.pdf
+q --rotate=+90 base.pdf rotated90.pdf
+q --rotate=+270 --object-streams=generate base.pdf rotated270.pdf
