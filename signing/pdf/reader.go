@@ -188,6 +188,17 @@ func (rd *Reader) open() error {
 		}
 		groups = append(groups, []*section{s})
 	}
+	// Some updaters point /Prev at a linearized file's main section, skipping its first-page section
+	// (which holds the catalog and the first page). Find it after the linearization dictionary and
+	// put it back at the head of the original revision.
+	if fp, ok := rd.firstPageSection(); ok && !seen[fp] {
+		s, err := rd.parseSection(fp)
+		if err == nil {
+			g := groups[len(groups)-1]
+			groups[len(groups)-1] = append([]*section{s}, g...)
+			rd.linearized = true
+		}
+	}
 	for gi := len(groups) - 1; gi >= 0; gi-- {
 		g := groups[gi]
 		rev := &Revision{
@@ -229,6 +240,32 @@ func (rd *Reader) open() error {
 		return synErr(start, "trailer has no /Root")
 	}
 	return nil
+}
+
+// firstPageSection returns the offset of the cross-reference section that follows a linearization
+// dictionary at the start of the file.
+func (rd *Reader) firstPageSection() (int64, bool) {
+	l := newLexer(rd.r, rd.size, 0, true)
+	// Skip the header line and binary comment: the first token is the object number.
+	a, err1 := l.token()
+	b, err2 := l.token()
+	c, err3 := l.token()
+	if errors.Join(err1, err2, err3) != nil || a.kind != tInt || b.kind != tInt || c.kind != tKeyword || c.s != "obj" {
+		return 0, false
+	}
+	o, err := l.object(0)
+	if err != nil {
+		return 0, false
+	}
+	d, ok := o.(Dict)
+	if !ok || d["Linearized"] == nil {
+		return 0, false
+	}
+	if t, err := l.token(); err != nil || t.kind != tKeyword || t.s != "endobj" {
+		return 0, false
+	}
+	l.skipSpace()
+	return l.pos, l.pos < rd.size
 }
 
 // findStartXRef reads the offset after the last "startxref" in the file's tail.

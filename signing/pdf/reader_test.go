@@ -310,3 +310,48 @@ func TestSetContentsNeverTruncates(t *testing.T) {
 		t.Error("ByteRange not filled in")
 	}
 }
+
+// TestLinearizedPrevToMain reads a linearized file updated by a writer that pointed /Prev at the main
+// cross-reference section instead of the first-page one.
+func TestLinearizedPrevToMain(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"linearized.pdf", "linearized-objstm.pdf"} {
+		rd, b := openFile(t, f)
+		var main int64 = -1
+		for _, off := range rd.Last().Sections {
+			if off > main {
+				main = off
+			}
+		}
+		cat, root, err := rd.Catalog(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A hand-made table update rewriting the catalog, /Prev to the main section.
+		c := cat.Clone()
+		c["Marker"] = Name("x")
+		var up bytes.Buffer
+		up.WriteString("\n")
+		objOff := len(b) + up.Len()
+		fmt.Fprintf(&up, "%d 0 obj\n%s\nendobj\n", root.Num, AppendObject(nil, c))
+		xref := len(b) + up.Len()
+		size, _ := AsInt(rd.Trailer()["Size"])
+		fmt.Fprintf(&up, "xref\n%d 1\n%010d 00000 n\r\ntrailer\n<< /Size %d /Root %d 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n",
+			root.Num, objOff, size, root.Num, main, xref)
+		out := append(append([]byte{}, b...), up.Bytes()...)
+		rd2, err := Open(bytes.NewReader(out), int64(len(out)))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if n := len(rd2.Revisions()); n != 2 {
+			t.Fatalf("%s: revisions = %d", f, n)
+		}
+		pages, err := rd2.Pages(1)
+		if err != nil || len(pages) != 2 {
+			t.Errorf("%s: pages after update: %d %v", f, len(pages), err)
+		}
+		if p0, err := rd2.Pages(0); err != nil || len(p0) != 2 {
+			t.Errorf("%s: pages of the original: %d %v", f, len(p0), err)
+		}
+	}
+}
