@@ -1,15 +1,20 @@
 package main
 
 import (
+	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lienthong/lienthong/hsm"
+	"github.com/lienthong/lienthong/hsm/hsmtest"
 	"github.com/lienthong/lienthong/signing/cms/cmstest"
 	"github.com/lienthong/lienthong/signing/verify"
+	"github.com/lienthong/lienthong/signing/verify/corpus"
 )
 
 func TestCMSSignVerifyCLI(t *testing.T) {
@@ -70,5 +75,40 @@ func TestCMSSignVerifyCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(p("x.p7s")); err == nil {
 		t.Error("a failed cms sign left an output file")
+	}
+}
+
+// TestCMSSignSoftHSM signs an attachment and a PDF with SoftHSM token keys (RSA and ECDSA, through
+// hsm.Open) and verifies both with our verifier and OpenSSL.
+func TestCMSSignSoftHSM(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	os.WriteFile(p("file.xml"), []byte("<edXML>phụ lục</edXML>"), 0o600)
+	for i, kt := range []hsm.KeyType{hsm.RSA2048, hsm.ECP256} {
+		iss := hsmtest.Issue(t, kt, pkix.Name{CommonName: "Văn thư", Organization: []string{"UBND tỉnh Test"}})
+		roots := p(fmt.Sprintf("ca%d.pem", i))
+		os.WriteFile(roots, cmstest.PEM(iss.CA.Cert), 0o600)
+		sig := p(fmt.Sprintf("file%d.p7s", i))
+		if code, out, errs := runVerifyCLI(t, "cms", "sign", "--key", iss.URI, "--in", p("file.xml"), "--out", sig); code != 0 {
+			t.Fatalf("cms sign on SoftHSM: exit %d\n%s%s", code, out, errs)
+		}
+		if code, out, errs := runVerifyCLI(t, "cms", "verify", "--trust", roots, p("file.xml"), sig); code != 0 {
+			t.Fatalf("cms verify: exit %d\n%s%s", code, out, errs)
+		}
+		out, err := exec.Command("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", sig,
+			"-content", p("file.xml"), "-CAfile", roots, "-purpose", "any", "-out", os.DevNull).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Verification successful") {
+			t.Fatalf("openssl cms -verify: %v\n%s", err, out)
+		}
+		// The same key signs a PDF through `pdf sign`; `pdf verify` accepts it.
+		pdfIn, pdfOut := p(fmt.Sprintf("in%d.pdf", i)), p(fmt.Sprintf("out%d.pdf", i))
+		os.WriteFile(pdfIn, corpus.BasePDF("SOFTHSM"), 0o600)
+		if code, out, errs := runVerifyCLI(t, "pdf", "sign", "--key", iss.URI, "--in", pdfIn, "--out", pdfOut); code != 0 {
+			t.Fatalf("pdf sign: exit %d\n%s%s", code, out, errs)
+		}
+		if code, out, errs := runVerifyCLI(t, "pdf", "verify", "--trust", roots, "--lang", "en", pdfOut); code != 0 {
+			t.Fatalf("pdf verify: exit %d\n%s%s", code, out, errs)
+		}
 	}
 }

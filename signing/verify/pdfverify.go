@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lienthong/lienthong/internal/apperr"
@@ -54,7 +55,7 @@ func PDF(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Report,
 	rep := &Report{File: opts.File, Size: size}
 	rd, err := pdf.Open(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, unreadable(err)
 	}
 	revs := rd.Revisions()
 	rep.Revisions = len(revs)
@@ -135,6 +136,21 @@ func PDF(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Report,
 	rep.Signatures = reports
 	rep.finish()
 	return rep, nil
+}
+
+// unreadable turns a reader error into a message for the person who received the file. The
+// reader's own advice (re-save the file) would destroy the signatures, so it is not repeated.
+func unreadable(err error) error {
+	detail := "the file is not a readable PDF"
+	var se *pdf.SyntaxError
+	switch {
+	case errors.Is(err, pdf.ErrEncrypted):
+		detail = "the PDF is encrypted; signatures in encrypted PDFs cannot be checked"
+	case errors.As(err, &se):
+		detail += " (" + strings.TrimPrefix(se.Error(), "pdf: ") + ")"
+	}
+	detail += "; a signed document must be checked exactly as it was received: ask the sender for the original file"
+	return apperr.Wrap(apperr.Invalid, "pdf_unreadable", detail, err)
 }
 
 // trailingData reports non-whitespace bytes after the last revision.
