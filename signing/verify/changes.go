@@ -204,6 +204,9 @@ func classify(n int, role, action string, old, nw pdf.Object, prev, cur *revRole
 		return clsForbidden, "an existing signature dictionary was changed or removed"
 	case roleSigField:
 		if old == nil && nw != nil {
+			if !cur.sigSigned[n] {
+				return clsAnnotation, "an unsigned signature field was added (its widget can draw over the page)"
+			}
 			return clsNewSigField, ""
 		}
 		if nw != nil && !prev.sigSigned[n] && prev.sigFields[n] {
@@ -212,6 +215,9 @@ func classify(n int, role, action string, old, nw pdf.Object, prev, cur *revRole
 		return clsForbidden, "a signed signature field was changed or removed"
 	case roleSigWidget:
 		if old == nil && nw != nil {
+			if f, ok := cur.widgetField[n]; ok && !cur.sigSigned[f] {
+				return clsAnnotation, "the widget of an unsigned signature field was added"
+			}
 			return clsNewSigField, ""
 		}
 		if f, ok := cur.widgetField[n]; ok && nw != nil && !prev.sigSigned[f] {
@@ -393,6 +399,10 @@ func fieldsChange(old, nw []pdf.Ref, cur *revRoles) (changeClass, string) {
 		if !cur.sigFields[r.Num] {
 			return clsForbidden, fmt.Sprintf("form field %d (not a signature field) was added", r.Num)
 		}
+		if !cur.sigSigned[r.Num] {
+			cls = worse(cls, clsAnnotation)
+			continue
+		}
 		cls = worse(cls, clsNewSigField)
 	}
 	return cls, ""
@@ -421,7 +431,11 @@ func annotsChange(old, nw []pdf.Ref, prev, cur *revRoles) (changeClass, string) 
 		if had[r.Num] {
 			continue
 		}
-		if _, w := cur.widgetField[r.Num]; w {
+		if f, w := cur.widgetField[r.Num]; w {
+			if !cur.sigSigned[f] {
+				cls = worse(cls, clsAnnotation)
+				continue
+			}
 			cls = worse(cls, clsNewSigField)
 			continue
 		}

@@ -445,6 +445,21 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, err
 	}
 	add("isa/form-field-added", "isa", textField, false, "FORMAT_FAILURE", "a new text field drawn over the content")
+	emptySig, err := Update(bbRSA, func(rd *pdf.Reader, u *pdf.Update) error {
+		pages, err := rd.Pages(len(rd.Revisions()) - 1)
+		if err != nil {
+			return err
+		}
+		ap := u.Add(pdf.NewStream(pdf.Dict{"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"), "BBox": pdf.Array{int64(0), int64(0), int64(480), int64(50)}},
+			[]byte("1 1 1 rg 0 0 480 50 re f BT 0 0 0 rg /Helv 20 Tf 10 15 Td (SO TIEN 999.000.000 VND) Tj ET")))
+		f := u.Add(pdf.Dict{"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"), "T": pdf.Str("Overlay"),
+			"Rect": pdf.Array{int64(60), int64(740), int64(540), int64(790)}, "F": int64(4), "P": pages[0].Ref, "AP": pdf.Dict{"N": ap}})
+		return addFieldToForm(rd, u, pages[0], f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	add("isa/unsigned-signature-field-overlay", "isa", emptySig, false, "FORMAT_FAILURE", "an empty signature field whose appearance covers the signed text")
 
 	// ---- shadow attacks (NDSS 2021) ----
 	hide, err := Update(bbRSA, func(rd *pdf.Reader, u *pdf.Update) error {
