@@ -438,3 +438,61 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestTwoServerProcesses: sessions live in PostgreSQL, so a second server (another process in
+// production) completes what the first prepared, and of two concurrent completes exactly one wins.
+func TestTwoServerProcesses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rs2 := remote.New(b.wf, remote.Config{Roots: b.roots, Now: b.clock.Now})
+	a2 := api.New(api.Deps{Service: b.wf})
+	a2.SetRemoteSigning(rs2, api.RemoteSigningOptions{})
+	srv2 := httptest.NewServer(a2)
+	t.Cleanup(srv2.Close)
+
+	d := b.draft(t, true)
+	prep, cert := b.prepare(t, d.ID)
+	sig := b.agentSign(t, prep)
+	body, _ := json.Marshal(remote.CompleteRequest{Certificate: cert, Signature: sig})
+	statuses := make(chan int, 2)
+	var wg sync.WaitGroup
+	for _, base := range []string{b.srv.URL, srv2.URL} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", base+"/api/v1/signing/sessions/"+prep.ID+"/complete", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+b.tokens["leader"])
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			statuses <- res.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for s := range statuses {
+		got[s]++
+	}
+	if got[200] != 1 || got[409] != 1 {
+		t.Fatalf("two concurrent completes on two servers: %v, want one 200 and one 409", got)
+	}
+	doc, err := b.wf.GetOutgoing(context.Background(), b.leader, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range doc.Files {
+		if f.Role == "signed" {
+			n++
+		}
+	}
+	if doc.State != workflow.StSigned || n != 1 {
+		t.Fatalf("state %s with %d signed versions, want signed with exactly one", doc.State, n)
+	}
+}

@@ -346,7 +346,11 @@ type session struct {
 }
 
 // Complete embeds the signature prepared under sessionID, verifies the result and stores it as the
-// draft's signed version. The session is spent only when everything succeeded.
+// draft's signed version. The session is spent only by a completion that stores a signed version.
+//
+// No database lock is held while the signature is checked: the session is read, everything is
+// verified, then one UPDATE claims the session (single use across every server process); when storing
+// the signed version then fails, the claim is released so the leader can try again.
 func (s *Service) Complete(ctx context.Context, p workflow.Principal, sessionID string, req CompleteRequest) (Completed, error) {
 	if len(sessionID) < 16 || len(sessionID) > 64 {
 		return Completed{}, ErrSessionUnknown
@@ -354,85 +358,102 @@ func (s *Service) Complete(ctx context.Context, p workflow.Principal, sessionID 
 	if len(req.Signature) == 0 || len(req.Signature) > 4096 {
 		return Completed{}, apperr.New(apperr.Invalid, "sign_signature_missing", "Thiếu chữ ký (signature) / the signature is missing or malformed")
 	}
-	var out Completed
-	// The session row stays locked until the signed version is stored, so two completes of one id
-	// cannot both succeed: the second waits, then finds it spent.
-	err := workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		var ss session
-		err := tx.QueryRow(ctx, `SELECT doc_id::text, field, hash, user_id, doc_sha256, cert_sha256, chain, signed_at, expires_at,
-				used_at, base_size, contents_pos, contents_end, increment, digest, signed_attrs
-			FROM sign_session WHERE id = $1 FOR UPDATE`, sessionID).Scan(&ss.docID, &ss.field, &ss.hash, &ss.userID, &ss.docSum,
-			&ss.certSum, &ss.chain, &ss.signedAt, &ss.expiresAt, &ss.usedAt, &ss.baseSize, &ss.contentsPos, &ss.contentsEnd,
-			&ss.increment, &ss.digest, &ss.signedAttrs)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrSessionUnknown
+	var ss session
+	err := s.pool.QueryRow(ctx, `SELECT doc_id::text, field, hash, user_id, doc_sha256, cert_sha256, chain, signed_at, expires_at,
+			used_at, base_size, contents_pos, contents_end, increment, digest, signed_attrs
+		FROM sign_session WHERE id = $1`, sessionID).Scan(&ss.docID, &ss.field, &ss.hash, &ss.userID, &ss.docSum,
+		&ss.certSum, &ss.chain, &ss.signedAt, &ss.expiresAt, &ss.usedAt, &ss.baseSize, &ss.contentsPos, &ss.contentsEnd,
+		&ss.increment, &ss.digest, &ss.signedAttrs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Completed{}, ErrSessionUnknown
+	}
+	if err != nil {
+		return Completed{}, dbError(err)
+	}
+	refuse := func(e error, why string) (Completed, error) {
+		_ = s.wf.Audit(context.WithoutCancel(ctx), workflow.Event{Actor: p, Action: "outgoing.sign_refused", OrgID: p.OrgID,
+			DocID: ss.docID, Detail: map[string]any{"session": sessionID, "reason": why}})
+		return Completed{}, e
+	}
+	switch {
+	case ss.userID != p.UserID:
+		return refuse(ErrSessionOtherUser, "other_user")
+	case ss.usedAt != nil:
+		return refuse(ErrSessionUsed, "replay")
+	case !s.now().Before(ss.expiresAt):
+		return refuse(ErrSessionExpired, "expired")
+	}
+	if sum := sha256.Sum256(req.Certificate); !bytes.Equal(sum[:], ss.certSum) {
+		return refuse(ErrCertificateMismatch, "other_certificate")
+	}
+	d, main, err := s.signable(ctx, p, ss.docID)
+	if err != nil {
+		return Completed{}, err
+	}
+	if !strings.EqualFold(main.SHA256, hex.EncodeToString(ss.docSum)) {
+		return refuse(ErrVersionChanged, "version_changed")
+	}
+	_, data, err := s.wf.GetFile(ctx, p, main.SHA256)
+	if err != nil {
+		return Completed{}, err
+	}
+	prep, err := ss.prepared()
+	if err != nil {
+		return Completed{}, err
+	}
+	var signed bytes.Buffer
+	if _, err := pades.Complete(ctx, prep, bytes.NewReader(data), req.Signature, &signed); err != nil {
+		if errors.Is(err, pades.ErrSignatureMismatch) {
+			return refuse(ErrSignatureInvalid, "signature_does_not_verify")
 		}
-		if err != nil {
-			return dbError(err)
-		}
-		refuse := func(e error, why string) error {
-			_ = s.wf.Audit(context.WithoutCancel(ctx), workflow.Event{Actor: p, Action: "outgoing.sign_refused", OrgID: p.OrgID,
-				DocID: ss.docID, Detail: map[string]any{"session": sessionID, "reason": why}})
-			return e
-		}
-		switch {
-		case ss.userID != p.UserID:
-			return refuse(ErrSessionOtherUser, "other_user")
-		case ss.usedAt != nil:
+		return Completed{}, err
+	}
+	v, err := s.check(ctx, signed.Bytes(), ss.field)
+	if err != nil {
+		return refuse(err, "verifier_refused")
+	}
+	// Claim the session: of concurrent completes (on any server process) exactly one gets the row.
+	now := s.now()
+	tag, err := s.pool.Exec(ctx, `UPDATE sign_session SET used_at = $2 WHERE id = $1 AND user_id = $3 AND used_at IS NULL AND expires_at > $2`,
+		sessionID, now, p.UserID)
+	if err != nil {
+		return Completed{}, dbError(err)
+	}
+	if tag.RowsAffected() != 1 {
+		var used *time.Time
+		_ = s.pool.QueryRow(ctx, `SELECT used_at FROM sign_session WHERE id = $1`, sessionID).Scan(&used)
+		if used != nil {
 			return refuse(ErrSessionUsed, "replay")
-		case !s.now().Before(ss.expiresAt):
-			return refuse(ErrSessionExpired, "expired")
 		}
-		if sum := sha256.Sum256(req.Certificate); !bytes.Equal(sum[:], ss.certSum) {
-			return refuse(ErrCertificateMismatch, "other_certificate")
-		}
-		d, main, err := s.signable(ctx, p, ss.docID)
-		if err != nil {
-			return err
-		}
-		if !strings.EqualFold(main.SHA256, hex.EncodeToString(ss.docSum)) {
-			return refuse(ErrVersionChanged, "version_changed")
-		}
-		_, data, err := s.wf.GetFile(ctx, p, main.SHA256)
-		if err != nil {
-			return err
-		}
-		prep, err := ss.prepared()
-		if err != nil {
-			return err
-		}
-		var signed bytes.Buffer
-		if _, err := pades.Complete(ctx, prep, bytes.NewReader(data), req.Signature, &signed); err != nil {
-			if errors.Is(err, pades.ErrSignatureMismatch) {
-				return refuse(ErrSignatureInvalid, "signature_does_not_verify")
-			}
-			return err
-		}
-		v, err := s.check(ctx, signed.Bytes(), ss.field)
-		if err != nil {
-			return refuse(err, "verifier_refused")
-		}
-		doc, err := s.wf.SignOutgoing(ctx, p, d.ID, workflow.Signature{
-			Signed:   workflow.FileIn{Name: signedName(main.Name), ContentType: "application/pdf", Data: signed.Bytes()},
-			KeyLabel: keyName(prep.Chain[0]),
-		})
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(signed.Bytes())
-		if _, err := tx.Exec(ctx, `UPDATE sign_session SET used_at = $2, result_sha256 = $3 WHERE id = $1`, sessionID, s.now(), sum[:]); err != nil {
+		return refuse(ErrSessionExpired, "expired")
+	}
+	doc, err := s.wf.SignOutgoing(ctx, p, d.ID, workflow.Signature{
+		Signed:   workflow.FileIn{Name: signedName(main.Name), ContentType: "application/pdf", Data: signed.Bytes()},
+		KeyLabel: keyName(prep.Chain[0]),
+	})
+	if err != nil {
+		// Nothing was stored: give the session back (unless the draft moved on, which the next try reports).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, _ = s.pool.Exec(rctx, `UPDATE sign_session SET used_at = NULL WHERE id = $1 AND result_sha256 IS NULL`, sessionID)
+		cancel()
+		return Completed{}, err
+	}
+	sum := sha256.Sum256(signed.Bytes())
+	dctx := context.WithoutCancel(ctx)
+	err = workflow.WithTx(dctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(dctx, `UPDATE sign_session SET result_sha256 = $2 WHERE id = $1`, sessionID, sum[:]); err != nil {
 			return dbError(err)
 		}
-		if err := s.wf.AuditTx(ctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_complete", OrgID: p.OrgID, DocID: d.ID,
+		return s.wf.AuditTx(dctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_complete", OrgID: p.OrgID, DocID: d.ID,
 			DocSHA256: sum[:], Key: keyName(prep.Chain[0]), Detail: map[string]any{"session": sessionID, "field": ss.field,
 				"prepared_sha256": main.SHA256, "indication": string(v.Indication), "signed_at": ss.signedAt.Format(time.RFC3339),
-				"certificate_serial": hex.EncodeToString(prep.Chain[0].SerialNumber.Bytes())}}); err != nil {
-			return err
-		}
-		out = Completed{Document: doc, SignedSHA256: hex.EncodeToString(sum[:]), Verification: v}
-		return nil
+				"certificate_serial": hex.EncodeToString(prep.Chain[0].SerialNumber.Bytes())}})
 	})
-	return out, err
+	if err != nil {
+		// The signed version is stored (and audited by SignOutgoing); only the session's note failed.
+		s.log.ErrorContext(ctx, "remote signing: recording the completion", slog.String("session", sessionID), slog.Any("error", err))
+	}
+	return Completed{Document: doc, SignedSHA256: hex.EncodeToString(sum[:]), Verification: v}, nil
 }
 
 func (ss *session) prepared() (*pades.Prepared, error) {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -122,14 +123,16 @@ type ticketRow struct {
 	downloaded, uploaded *time.Time
 }
 
-func (s *Service) lockTicket(ctx context.Context, tx pgx.Tx, column, token string) (ticketRow, error) {
+// readTicket finds the ticket of a download or upload token. No lock is taken: the single use is
+// enforced by claim.
+func (s *Service) readTicket(ctx context.Context, column, token string) (ticketRow, error) {
 	var t ticketRow
 	if len(token) < 10 || len(token) > 100 {
 		return t, ErrTicketUnknown
 	}
 	sum := sha256.Sum256([]byte(token))
-	err := tx.QueryRow(ctx, `SELECT id::text, doc_id::text, user_id, doc_sha256, cert_sha256, expires_at, downloaded_at, uploaded_at
-		FROM sign_ticket WHERE `+column+` = $1 FOR UPDATE`, sum[:]).Scan(&t.id, &t.docID, &t.userID, &t.docSum, &t.certSum,
+	err := s.pool.QueryRow(ctx, `SELECT id::text, doc_id::text, user_id, doc_sha256, cert_sha256, expires_at, downloaded_at, uploaded_at
+		FROM sign_ticket WHERE `+column+` = $1`, sum[:]).Scan(&t.id, &t.docID, &t.userID, &t.docSum, &t.certSum,
 		&t.expiresAt, &t.downloaded, &t.uploaded)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrTicketUnknown
@@ -143,13 +146,24 @@ func (s *Service) lockTicket(ctx context.Context, tx pgx.Tx, column, token strin
 	return t, nil
 }
 
-// principal rebuilds the ticket owner's principal: the upload is made by the signing service, without
-// the user's API token, so the ticket stands for the user.
-func (s *Service) principal(ctx context.Context, q pgx.Tx, userID int64) (workflow.Principal, error) {
+// claim marks one use of a ticket (column downloaded_at or uploaded_at); false when it was already used
+// or has expired meanwhile (another server process won).
+func (s *Service) claim(ctx context.Context, id, column string) (bool, error) {
+	now := s.now()
+	tag, err := s.pool.Exec(ctx, `UPDATE sign_ticket SET `+column+` = $2 WHERE id = $1 AND `+column+` IS NULL AND expires_at > $2`, id, now)
+	if err != nil {
+		return false, dbError(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// principal rebuilds the ticket owner's principal: the signing service calls the URLs without the
+// user's API token, so the ticket stands for the user.
+func (s *Service) principal(ctx context.Context, userID int64) (workflow.Principal, error) {
 	var p workflow.Principal
 	var role string
 	var active bool
-	err := q.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.active, o.id, o.code, o.name FROM app_user u JOIN org o ON o.id = u.org_id
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.active, o.id, o.code, o.name FROM app_user u JOIN org o ON o.id = u.org_id
 		WHERE u.id = $1`, userID).Scan(&p.UserID, &p.Name, &role, &active, &p.OrgID, &p.OrgCode, &p.OrgName)
 	if err != nil {
 		return p, dbError(err)
@@ -161,110 +175,124 @@ func (s *Service) principal(ctx context.Context, q pgx.Tx, userID int64) (workfl
 	return p, nil
 }
 
+// ticketDoc checks the ticket's owner may still sign its draft and that the draft is still the version
+// the ticket was issued for.
+func (s *Service) ticketDoc(ctx context.Context, t ticketRow) (workflow.Principal, workflow.OutgoingDoc, workflow.File, error) {
+	p, err := s.principal(ctx, t.userID)
+	if err != nil {
+		return p, workflow.OutgoingDoc{}, workflow.File{}, err
+	}
+	d, main, err := s.signable(ctx, p, t.docID)
+	if err != nil {
+		return p, d, main, err
+	}
+	if !strings.EqualFold(main.SHA256, hex.EncodeToString(t.docSum)) {
+		return p, d, main, ErrVersionChanged
+	}
+	return p, d, main, nil
+}
+
 // Download serves the document version a download token is bound to, once.
 func (s *Service) Download(ctx context.Context, token string) (name string, data []byte, err error) {
-	err = workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := s.lockTicket(ctx, tx, "download_sha256", token)
-		if err != nil {
-			return err
-		}
-		if t.downloaded != nil {
-			return ErrTicketUsed
-		}
-		p, err := s.principal(ctx, tx, t.userID)
-		if err != nil {
-			return err
-		}
-		_, main, err := s.signable(ctx, p, t.docID)
-		if err != nil {
-			return err
-		}
-		if !strings.EqualFold(main.SHA256, hex.EncodeToString(t.docSum)) {
-			return ErrVersionChanged
-		}
-		if data, err = workflow.FileBytesTx(ctx, tx, main.SHA256); err != nil {
-			return err
-		}
-		name = main.Name
-		if _, err := tx.Exec(ctx, `UPDATE sign_ticket SET downloaded_at = $2 WHERE id = $1`, t.id, s.now()); err != nil {
-			return dbError(err)
-		}
-		return s.wf.AuditTx(ctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_download", OrgID: p.OrgID, DocID: t.docID,
-			DocSHA256: t.docSum, Detail: map[string]any{"ticket": t.id}})
-	})
-	return name, data, err
+	t, err := s.readTicket(ctx, "download_sha256", token)
+	if err != nil {
+		return "", nil, err
+	}
+	if t.downloaded != nil {
+		return "", nil, ErrTicketUsed
+	}
+	p, _, main, err := s.ticketDoc(ctx, t)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, data, err = s.wf.GetFile(ctx, p, main.SHA256); err != nil {
+		return "", nil, err
+	}
+	ok, err := s.claim(ctx, t.id, "downloaded_at")
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok {
+		return "", nil, ErrTicketUsed
+	}
+	_ = s.wf.Audit(context.WithoutCancel(ctx), workflow.Event{Actor: p, Action: "outgoing.sign_download", OrgID: p.OrgID, DocID: t.docID,
+		DocSHA256: t.docSum, Detail: map[string]any{"ticket": t.id}})
+	return main.Name, data, nil
 }
 
 // Upload accepts the file signed by the government signing service for an upload token, once: it must
 // be the served version plus one new signature and nothing else, verify, and (when the ticket names a
-// certificate) be signed with that certificate. It is then stored as the draft's signed version.
+// certificate) be signed with that certificate. It is then stored as the draft's signed version. A
+// refused upload does not spend the ticket.
 func (s *Service) Upload(ctx context.Context, token string, signed []byte) (Completed, error) {
-	var out Completed
-	err := workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		t, err := s.lockTicket(ctx, tx, "upload_sha256", token)
-		if err != nil {
-			return err
+	t, err := s.readTicket(ctx, "upload_sha256", token)
+	if err != nil {
+		return Completed{}, err
+	}
+	if t.uploaded != nil {
+		return Completed{}, ErrTicketUsed
+	}
+	p, d, main, err := s.ticketDoc(ctx, t)
+	if err != nil {
+		return Completed{}, err
+	}
+	refuse := func(e error, why string) (Completed, error) {
+		_ = s.wf.Audit(context.WithoutCancel(ctx), workflow.Event{Actor: p, Action: "outgoing.sign_upload_refused", OrgID: p.OrgID,
+			DocID: t.docID, Detail: map[string]any{"ticket": t.id, "reason": why, "detail": apperr.Detail(e)}})
+		return Completed{}, e
+	}
+	_, orig, err := s.wf.GetFile(ctx, p, main.SHA256)
+	if err != nil {
+		return Completed{}, err
+	}
+	sig, err := onlySignatureAdded(orig, signed)
+	if err != nil {
+		return refuse(err, "changed")
+	}
+	signer, err := signerCertificate(sig.Contents)
+	if err != nil {
+		return refuse(err, "signer")
+	}
+	if t.certSum != nil {
+		if sum := sha256.Sum256(signer.Raw); !bytes.Equal(sum[:], t.certSum) {
+			return refuse(ErrUploadSigner, "other_certificate")
 		}
-		if t.uploaded != nil {
-			return ErrTicketUsed
-		}
-		p, err := s.principal(ctx, tx, t.userID)
-		if err != nil {
-			return err
-		}
-		refuse := func(e error, why string) error {
-			_ = s.wf.Audit(context.WithoutCancel(ctx), workflow.Event{Actor: p, Action: "outgoing.sign_upload_refused", OrgID: p.OrgID,
-				DocID: t.docID, Detail: map[string]any{"ticket": t.id, "reason": why, "detail": apperr.Detail(e)}})
-			return e
-		}
-		d, main, err := s.signable(ctx, p, t.docID)
-		if err != nil {
-			return err
-		}
-		if !strings.EqualFold(main.SHA256, hex.EncodeToString(t.docSum)) {
-			return refuse(ErrVersionChanged, "version_changed")
-		}
-		orig, err := workflow.FileBytesTx(ctx, tx, main.SHA256)
-		if err != nil {
-			return err
-		}
-		sig, err := onlySignatureAdded(orig, signed)
-		if err != nil {
-			return refuse(err, "changed")
-		}
-		signer, err := signerCertificate(sig.Contents)
-		if err != nil {
-			return refuse(err, "signer")
-		}
-		if t.certSum != nil {
-			if sum := sha256.Sum256(signer.Raw); !bytes.Equal(sum[:], t.certSum) {
-				return refuse(ErrUploadSigner, "other_certificate")
-			}
-		}
-		v, err := s.check(ctx, signed, sig.Field)
-		if err != nil {
-			return refuse(err, "verifier_refused")
-		}
-		doc, err := s.wf.SignOutgoing(ctx, p, d.ID, workflow.Signature{
-			Signed:   workflow.FileIn{Name: signedName(main.Name), ContentType: "application/pdf", Data: signed},
-			KeyLabel: keyName(signer),
-		})
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(signed)
-		if _, err := tx.Exec(ctx, `UPDATE sign_ticket SET uploaded_at = $2, result_sha256 = $3 WHERE id = $1`, t.id, s.now(), sum[:]); err != nil {
+	}
+	v, err := s.check(ctx, signed, sig.Field)
+	if err != nil {
+		return refuse(err, "verifier_refused")
+	}
+	ok, err := s.claim(ctx, t.id, "uploaded_at")
+	if err != nil {
+		return Completed{}, err
+	}
+	if !ok {
+		return Completed{}, ErrTicketUsed
+	}
+	doc, err := s.wf.SignOutgoing(ctx, p, d.ID, workflow.Signature{
+		Signed:   workflow.FileIn{Name: signedName(main.Name), ContentType: "application/pdf", Data: signed},
+		KeyLabel: keyName(signer),
+	})
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, _ = s.pool.Exec(rctx, `UPDATE sign_ticket SET uploaded_at = NULL WHERE id = $1 AND result_sha256 IS NULL`, t.id)
+		cancel()
+		return Completed{}, err
+	}
+	sum := sha256.Sum256(signed)
+	dctx := context.WithoutCancel(ctx)
+	err = workflow.WithTx(dctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(dctx, `UPDATE sign_ticket SET result_sha256 = $2 WHERE id = $1`, t.id, sum[:]); err != nil {
 			return dbError(err)
 		}
-		if err := s.wf.AuditTx(ctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_upload", OrgID: p.OrgID, DocID: d.ID,
+		return s.wf.AuditTx(dctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_upload", OrgID: p.OrgID, DocID: d.ID,
 			DocSHA256: sum[:], Key: keyName(signer), Detail: map[string]any{"ticket": t.id, "field": sig.Field,
-				"served_sha256": main.SHA256, "indication": string(v.Indication)}}); err != nil {
-			return err
-		}
-		out = Completed{Document: doc, SignedSHA256: hex.EncodeToString(sum[:]), Verification: v}
-		return nil
+				"served_sha256": main.SHA256, "indication": string(v.Indication)}})
 	})
-	return out, err
+	if err != nil {
+		s.log.ErrorContext(ctx, "remote signing: recording the upload", slog.String("ticket", t.id), slog.Any("error", err))
+	}
+	return Completed{Document: doc, SignedSHA256: hex.EncodeToString(sum[:]), Verification: v}, nil
 }
 
 // signerCertificate finds the certificate of the one SignerInfo in a signature's CMS.
