@@ -17,6 +17,7 @@ import (
 	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/hsm/hsmtest"
 	"github.com/lienthong/lienthong/signing/cms/cmstest"
+	"github.com/lienthong/lienthong/signing/cms/tsp/tsptest"
 )
 
 const pdfCorpus = "../../testdata/pdf"
@@ -99,6 +100,28 @@ func TestPDFSignFileKey(t *testing.T) {
 	pdfsigValid(t, out, 1)
 	if txt, err := exec.Command("pdftotext", out, "-").Output(); err == nil && !strings.Contains(string(txt), "Số: 05/QĐ-UBND") {
 		t.Errorf("stamp text missing:\n%s", txt)
+	}
+
+	// B-T and B-LT against the in-process TSA.
+	tsa, err := tsptest.New(tsptest.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	for _, level := range []string{"B-T", "B-LT"} {
+		lo := filepath.Join(dir, level+".pdf")
+		code, stdout, stderr := runPDF(t, "pdf", "sign", "--key", "file:"+key, "--cert", cert, "--in", in, "--out", lo,
+			"--tsa", tsa.URL, "--level", level, "--json")
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", level, code, stderr)
+		}
+		if !strings.Contains(stdout, `"level":"`+level+`"`) {
+			t.Errorf("%s: %s", level, stdout)
+		}
+		out, _ := exec.Command("pdfsig", lo).CombinedOutput()
+		if !strings.Contains(string(out), "Signature Validation: Signature is Valid.") {
+			t.Errorf("%s: pdfsig:\n%s", level, out)
+		}
 	}
 
 	// Usage and input errors exit 2 and leave no output.
