@@ -195,47 +195,48 @@ func (s *Service) RegisterIncoming(ctx context.Context, p Principal, in Incoming
 	}
 	var number int
 	var dup *string
-	b.Queue(`WITH n AS (
-			INSERT INTO register_counter AS c (org_id, series, year, last) VALUES ($2, $3, $4, 1)
-			ON CONFLICT (org_id, series, year) DO UPDATE SET last = c.last + 1 RETURNING last)
-		INSERT INTO incoming_doc (id, org_id, state, source, sender_code, sender_name, code_number, code_notation,
-			promulgation_date, document_type, subject, urgency, secrecy, is_copy, page_count, due_date, notes,
-			received_at, series, register_year, register_number, registered_at, registered_by, search_text,
-			created_by, created_at, updated_at)
-		SELECT $1, $2, 'registered', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-			$19, $3, $4, n.last, $19, $20, $21, $20, $19, $19 FROM n
-		RETURNING register_number`,
-		id, p.OrgID, series, year, v.source, v.senderCode, v.senderName, v.number, v.notation,
-		v.promulgation, v.docType, v.subject, v.urgency, v.secrecy, v.isCopy, v.pages, v.due, v.notes,
-		now, p.UserID, incomingSearch(v.subject, v.number, v.notation, v.senderName, v.senderCode),
-	).QueryRow(func(row pgx.Row) error { return row.Scan(&number) })
-	for i, f := range files {
-		key, _ := hex.DecodeString(f.SHA256)
-		b.Queue(`INSERT INTO incoming_file (doc_id, seq, sha256, name, content_type, size) VALUES ($1, $2, $3, $4, $5, $6)`,
-			id, i+1, key, f.Name, f.ContentType, f.Size)
-	}
 	docHash := ""
 	if len(files) > 0 {
 		docHash = files[0].SHA256
 	}
 	at := now.UTC().Truncate(time.Microsecond)
-	// The audit payload is built by the server from the row just written, so it carries the number.
-	b.Queue(`WITH d AS (SELECT series, register_year, register_number FROM incoming_doc WHERE id = $1),
-		p AS (SELECT convert_to(json_strip_nulls(json_build_object('v', 1, 'at', $2::text, 'actor', $3::text,
-			'actor_id', $4::bigint, 'action', 'incoming.register', 'org_id', $5::bigint, 'doc_id', $1::text,
-			'doc_sha256', nullif($6::text, ''), 'detail', json_build_object('series', d.series, 'year', d.register_year,
-			'number', d.register_number, 'sender', $7::text, 'code', $8::text,
-			'duplicate_of', (SELECT x.id::text FROM incoming_doc x WHERE x.org_id = $5 AND x.sender_code = $7
-				AND x.code_number = $9 AND x.code_notation = $10 AND x.promulgation_date IS NOT DISTINCT FROM $12
-				AND x.id <> $1 AND ($9 <> '' OR $10 <> '') LIMIT 1))))::text,
-			'UTF8') AS payload FROM d),
+	// Number, document and audit record in one statement. The audit payload is built by the server
+	// from the row being written, so it carries the number; the duplicate lookup runs on the snapshot
+	// before the insert, so it never finds the document itself.
+	b.Queue(`WITH n AS (
+			INSERT INTO register_counter AS c (org_id, series, year, last) VALUES ($2, $3, $4, 1)
+			ON CONFLICT (org_id, series, year) DO UPDATE SET last = c.last + 1 RETURNING last),
+		ins AS (
+			INSERT INTO incoming_doc (id, org_id, state, source, sender_code, sender_name, code_number, code_notation,
+				promulgation_date, document_type, subject, urgency, secrecy, is_copy, page_count, due_date, notes,
+				received_at, series, register_year, register_number, registered_at, registered_by, search_text,
+				created_by, created_at, updated_at)
+			SELECT $1, $2, 'registered', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+				$19, $3, $4, n.last, $19, $20, $21, $20, $19, $19 FROM n
+			RETURNING register_number),
+		dup AS (SELECT x.id::text AS id FROM incoming_doc x WHERE x.org_id = $2 AND x.sender_code = $6
+			AND x.code_number = $8 AND x.code_notation = $9 AND x.promulgation_date IS NOT DISTINCT FROM $10
+			AND ($8 <> '' OR $9 <> '') LIMIT 1),
+		p AS (SELECT convert_to(json_strip_nulls(json_build_object('v', 1, 'at', $22::text, 'actor', $23::text,
+			'actor_id', $20::bigint, 'action', 'incoming.register', 'org_id', $2::bigint, 'doc_id', $1::text,
+			'doc_sha256', nullif($24::text, ''), 'detail', json_build_object('series', $3::text, 'year', $4::int,
+			'number', ins.register_number, 'sender', $6::text, 'code', $25::text, 'duplicate_of', (SELECT id FROM dup))))::text,
+			'UTF8') AS payload FROM ins),
 		h AS (UPDATE audit_head SET prev = hash, seq = seq + 1, hash = sha256(hash || int8send(seq + 1) || (SELECT payload FROM p))
-			RETURNING seq, prev, hash)
-		INSERT INTO audit_log (seq, at, actor, action, org_id, doc_id, payload, prev_hash, hash)
-		SELECT h.seq, $11, $3, 'incoming.register', $5, $1, (SELECT payload FROM p), h.prev, h.hash FROM h
-		RETURNING convert_from(payload, 'UTF8')::json -> 'detail' ->> 'duplicate_of'`,
-		id, at.Format(time.RFC3339Nano), p.actor(), p.UserID, p.OrgID, docHash, v.senderCode, v.number+"/"+v.notation,
-		v.number, v.notation, at, v.promulgation).QueryRow(func(row pgx.Row) error { return row.Scan(&dup) })
+			RETURNING seq, prev, hash),
+		a AS (INSERT INTO audit_log (seq, at, actor, action, org_id, doc_id, payload, prev_hash, hash)
+			SELECT h.seq, $26, $23, 'incoming.register', $2, $1, (SELECT payload FROM p), h.prev, h.hash FROM h)
+		SELECT ins.register_number, (SELECT id FROM dup) FROM ins`,
+		id, p.OrgID, series, year, v.source, v.senderCode, v.senderName, v.number, v.notation,
+		v.promulgation, v.docType, v.subject, v.urgency, v.secrecy, v.isCopy, v.pages, v.due, v.notes,
+		now, p.UserID, incomingSearch(v.subject, v.number, v.notation, v.senderName, v.senderCode),
+		at.Format(time.RFC3339Nano), p.actor(), docHash, v.number+"/"+v.notation, at,
+	).QueryRow(func(row pgx.Row) error { return row.Scan(&number, &dup) })
+	for i, f := range files {
+		key, _ := hex.DecodeString(f.SHA256)
+		b.Queue(`INSERT INTO incoming_file (doc_id, seq, sha256, name, content_type, size) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id, i+1, key, f.Name, f.ContentType, f.Size)
+	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return IncomingDoc{}, dbErr(err)
 	}
