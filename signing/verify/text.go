@@ -158,8 +158,12 @@ func (r *Report) WriteText(w io.Writer, lang string) error {
 				break
 			}
 			shown++
+			reason := m.Reason
+			if reason == m.Kind+" "+m.Action {
+				reason = ""
+			}
 			fmt.Fprintf(&b, "  %s %d, %s %d: %s %s (%s) %s\n", t("revision", "phiên bản"), m.Revision+1,
-				t("object", "đối tượng"), m.Object, m.Kind, m.Action, m.Status, m.Reason)
+				t("object", "đối tượng"), m.Object, m.Kind, m.Action, m.Status, reason)
 		}
 	}
 	verdict := t("Result: every signature is valid and nothing disallowed changed after signing.",
