@@ -272,6 +272,11 @@ func SignFile(ctx context.Context, inPath, outPath string, o Options) (*Result, 
 		return nil, err
 	}
 	ok = true
+	// Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
+	if d, err := os.Open(filepath.Dir(outPath)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 	return res, nil
 }
 
