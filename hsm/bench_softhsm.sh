@@ -34,7 +34,7 @@ CGO_ENABLED=1 go test -c -o "$WORK/hsm.test" ./hsm
 printf '%5s %10s %10s %8s | %10s %10s %10s %8s %8s | %s\n' round ossl_wall lt_wall lt/ossl ossl_cpu bare_cpu lt_cpu lt/ossl lt/bare load1
 for r in $(seq 1 "$ROUNDS"); do
   ossl_wall=$(openssl speed -multi 2 -seconds "$SECS" rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $(NF-1)}')
-  ossl_cpu=$(openssl speed -seconds "$SECS" rsa2048 2>&1 | awk '/private RSA.s in/ {c=$(NF-5); t=$NF; sub("s","",t); printf "%.1f", 2*c/t}')
+  ossl_cpu=$(openssl speed -seconds "$SECS" rsa2048 2>&1 | awk '/private RSA.s in/ {c=$(NF-6); t=$NF; sub("s","",t); printf "%.1f", 2*c/t}')
   bare_cpu=$("$WORK/hsm.test" -test.run '^$' -test.bench 'BareParallel/rsa2048' -test.benchtime "${SECS}s" -test.cpu 2 | awk '/sig\/cpu-s/ {for (i=1;i<=NF;i++) if ($i=="sig/cpu-s") printf "%.1f", 2*$(i-1)}')
   lt_json=$("$WORK/lienthong" token bench --key "$KEY" --workers 2 --seconds "$SECS" --json)
   lt_wall=$(sed -E 's/.*"signatures_per_second":([0-9.]+).*/\1/' <<<"$lt_json")
