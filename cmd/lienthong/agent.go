@@ -2,13 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -38,6 +41,7 @@ const (
 
 func init() {
 	register(command{name: "agent", summary: "local signing agent for a leader's USB token: agent --origin https://SERVER [--listen 127.0.0.1:8987]", run: runAgent})
+	register(command{name: "agent sign", summary: "sign a draft sent to you through the running agent (what the web page does): agent sign --server URL --doc ID", run: runAgentSign})
 	registerServeHook(serveHook{name: "remote signing", start: startRemoteSigning})
 }
 
@@ -175,4 +179,185 @@ func (p *terminalPrompter) PIN(ctx context.Context, token string) ([]byte, error
 	pin, err := term.ReadPassword(int(p.in.Fd()))
 	fmt.Fprintln(p.out)
 	return pin, err
+}
+
+// runAgentSign does what the web page does, from a terminal: read the certificate through the agent,
+// prepare on the server, have the agent sign, complete on the server. The API token comes from
+// LIENTHONG_TOKEN or --token-file, never from the command line.
+func runAgentSign(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("agent sign", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	server := fs.String("server", "", "the lienthong server, e.g. https://vanban.tayninh.gov.vn")
+	agentURL := fs.String("agent", "http://127.0.0.1:8987", "the running agent")
+	doc := fs.String("doc", "", "id of the approved draft sent to you for signature")
+	tokenFile := fs.String("token-file", "", "file holding your API token (default: $LIENTHONG_TOKEN)")
+	serial := fs.String("token-serial", "", "token serial (default: the only token with a certificate and its key)")
+	keyID := fs.String("key-id", "", "CKA_ID of the key, hex (default: the only certificate with a key)")
+	image := fs.String("image", "", "PNG of your signature for a visible signature")
+	page := fs.Int("page", 1, "page of the visible signature")
+	rect := fs.String("rect", "", "x1,y1,x2,y2 in points for the visible signature")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 || *server == "" || *doc == "" {
+		fmt.Fprintln(e.Stderr, "usage: lienthong agent sign --server URL --doc ID [--agent http://127.0.0.1:8987] [--token-file F] [--token-serial S --key-id HEX] [--image PNG --page N --rect x1,y1,x2,y2]")
+		return exitUsage
+	}
+	token := os.Getenv("LIENTHONG_TOKEN")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintln(e.Stderr, "lienthong agent sign:", err)
+			return exitUsage
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token == "" {
+		fmt.Fprintln(e.Stderr, "lienthong agent sign: give your API token in LIENTHONG_TOKEN or --token-file")
+		return exitUsage
+	}
+	origin, err := agent.NormalizeOrigin(*server)
+	if err != nil {
+		fmt.Fprintln(e.Stderr, "lienthong agent sign:", err)
+		return exitUsage
+	}
+	prepReq := remote.PrepareRequest{}
+	if *image != "" || *rect != "" {
+		ap := &remote.AppearanceIn{Page: *page}
+		if *image != "" {
+			if ap.ImagePNG, err = os.ReadFile(*image); err != nil {
+				fmt.Fprintln(e.Stderr, "lienthong agent sign:", err)
+				return exitUsage
+			}
+		}
+		if _, err := fmt.Sscanf(*rect, "%g,%g,%g,%g", &ap.Rect[0], &ap.Rect[1], &ap.Rect[2], &ap.Rect[3]); err != nil {
+			fmt.Fprintln(e.Stderr, "lienthong agent sign: --rect must be x1,y1,x2,y2")
+			return exitUsage
+		}
+		prepReq.Appearance = ap
+	}
+	c := &pageClient{http: &http.Client{Timeout: 10 * time.Minute}, server: strings.TrimRight(*server, "/"), agent: strings.TrimRight(*agentURL, "/"),
+		origin: origin, token: token}
+	out, err := c.sign(ctx, e, *doc, *serial, *keyID, prepReq)
+	if err != nil {
+		fmt.Fprintln(e.Stderr, "lienthong agent sign:", err)
+		return exitNo
+	}
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(out)
+	return exitOK
+}
+
+// pageClient plays the web page: it talks to the agent with the server's Origin and to the server
+// with the user's token.
+type pageClient struct {
+	http                         *http.Client
+	server, agent, origin, token string
+}
+
+func (c *pageClient) do(ctx context.Context, toAgent bool, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	base := c.server
+	if toAgent {
+		base = c.agent
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if toAgent {
+		req.Header.Set("Origin", c.origin)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		if toAgent {
+			return fmt.Errorf("the agent does not answer at %s (start it with `lienthong agent --origin %s`): %w", c.agent, c.origin, err)
+		}
+		return err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode >= 300 {
+		var p struct {
+			Detail string `json:"detail"`
+			Code   string `json:"code"`
+		}
+		if json.Unmarshal(data, &p) == nil && p.Detail != "" {
+			return fmt.Errorf("%s (%s, HTTP %d)", p.Detail, p.Code, res.StatusCode)
+		}
+		return fmt.Errorf("%s %s: HTTP %d", method, path, res.StatusCode)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func (c *pageClient) sign(ctx context.Context, e env, doc, serial, keyID string, prepReq remote.PrepareRequest) (*remote.Completed, error) {
+	var list struct {
+		Items []agent.CertInfo `json:"items"`
+	}
+	if err := c.do(ctx, true, "GET", "/v1/certificates", nil, &list); err != nil {
+		return nil, err
+	}
+	var chosen []agent.CertInfo
+	for _, ci := range list.Items {
+		if ci.HasKey && (serial == "" || ci.TokenSerial == serial) && (keyID == "" || strings.EqualFold(ci.KeyID, keyID)) {
+			chosen = append(chosen, ci)
+		}
+	}
+	switch {
+	case len(chosen) == 0:
+		return nil, errors.New("no certificate with its key on the plugged-in token matches")
+	case len(chosen) > 1:
+		var names []string
+		for _, ci := range chosen {
+			names = append(names, fmt.Sprintf("--token-serial %s --key-id %s (%s)", ci.TokenSerial, ci.KeyID, ci.Subject))
+		}
+		return nil, errors.New("several certificates; choose one of: " + strings.Join(names, "; "))
+	}
+	ref := map[string]string{"token_serial": chosen[0].TokenSerial, "key_id": chosen[0].KeyID}
+	var cert struct {
+		Certificate []byte `json:"certificate"`
+	}
+	if err := c.do(ctx, true, "POST", "/v1/certificate", ref, &cert); err != nil {
+		return nil, err
+	}
+	prepReq.Certificate = cert.Certificate
+	var prep remote.Prepared
+	if err := c.do(ctx, false, "POST", "/api/v1/outgoing/"+url.PathEscape(doc)+"/signing/prepare", prepReq, &prep); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.Stderr, "Prepared %s (expires %s): %s — %s, SHA-256 %s\n", prep.ID, prep.ExpiresAt.Format(time.RFC3339),
+		prep.Summary.Number, prep.Summary.Subject, prep.Summary.DocumentSHA256)
+	var sig struct {
+		Signature []byte `json:"signature"`
+	}
+	if err := c.do(ctx, true, "POST", "/v1/sign", map[string]any{"token_serial": ref["token_serial"], "key_id": ref["key_id"],
+		"session_id": prep.ID, "digest": prep.Digest, "digest_algorithm": prep.DigestAlgorithm,
+		"signed_attributes": prep.SignedAttributes, "summary": prep.Summary}, &sig); err != nil {
+		return nil, err
+	}
+	var done remote.Completed
+	if err := c.do(ctx, false, "POST", "/api/v1/signing/sessions/"+url.PathEscape(prep.ID)+"/complete",
+		remote.CompleteRequest{Certificate: cert.Certificate, Signature: sig.Signature}, &done); err != nil {
+		return nil, err
+	}
+	return &done, nil
 }
