@@ -16,6 +16,11 @@ var errBER = errors.New("cms: malformed BER")
 // Element order is kept (SET OF is not re-sorted), so signed attributes stay exactly as signed when
 // their signer wrote DER.
 func NormalizeBER(in []byte) (der, rest []byte, err error) {
+	// Most signatures are DER already; checking costs no allocation, re-encoding costs a copy per
+	// nesting level.
+	if n, ok := isDER(in, 0); ok {
+		return in[:n:n], in[n:], nil
+	}
 	out, n, err := normalize(in, 0)
 	if err != nil {
 		return nil, nil, err
@@ -104,6 +109,41 @@ func isString(h header) bool {
 		return true
 	}
 	return false
+}
+
+// isDER reports whether the element at the front of in already has definite, minimal lengths and no
+// constructed strings, and how long it is.
+func isDER(in []byte, depth int) (int, bool) {
+	if depth > maxBERDepth {
+		return 0, false
+	}
+	h, err := readHeader(in)
+	if err != nil || h.length < 0 {
+		return 0, false
+	}
+	// Minimal length encoding: short form below 128, long form without leading zero bytes.
+	lenBytes := h.hdrLen - len(h.id)
+	switch {
+	case h.length < 0x80 && lenBytes != 1:
+		return 0, false
+	case h.length >= 0x80 && (lenBytes < 2 || in[len(h.id)+1] == 0):
+		return 0, false
+	}
+	if !h.constructed {
+		return h.hdrLen + h.length, true
+	}
+	if isString(h) {
+		return 0, false
+	}
+	body := in[h.hdrLen : h.hdrLen+h.length]
+	for len(body) > 0 {
+		n, ok := isDER(body, depth+1)
+		if !ok {
+			return 0, false
+		}
+		body = body[n:]
+	}
+	return h.hdrLen + h.length, true
 }
 
 // normalize returns the DER form of the element at the front of in and how many input bytes it used.

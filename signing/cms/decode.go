@@ -19,7 +19,7 @@ var ErrFormat = errors.New("cms: not a well-formed SignedData")
 
 // SignedData is a parsed CMS SignedData.
 type SignedData struct {
-	Raw              []byte // the whole ContentInfo, normalised to DER
+	Raw              []byte // the whole ContentInfo as DER (shares memory with Parse's input when that was DER)
 	Version          int
 	DigestAlgorithms []asn1.ObjectIdentifier
 	ContentType      asn1.ObjectIdentifier // eContentType

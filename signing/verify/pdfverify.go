@@ -158,7 +158,7 @@ func trailingData(r io.ReaderAt, end, size int64) (bool, error) {
 	if end >= size {
 		return false, nil
 	}
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, min(32<<10, size-end))
 	for p := end; p < size; {
 		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-p)], p)
 		for _, c := range buf[:n] {
@@ -553,7 +553,9 @@ func onlyEOL(r io.ReaderAt, from, to int64) bool {
 
 // hashRanges streams the two signed ranges into h.
 func hashRanges(r io.ReaderAt, br [4]int64, h hash.Hash) error {
-	buf := make([]byte, 256<<10)
+	// A buffer no larger than the ranges: most packets are small, and clearing 256 KiB for a
+	// 20 KB file showed up in profiles.
+	buf := make([]byte, min(256<<10, max(br[1], br[3], 512)))
 	for _, rg := range [][2]int64{{br[0], br[1]}, {br[2], br[3]}} {
 		if _, err := io.CopyBuffer(h, io.NewSectionReader(r, rg[0], rg[1]), buf); err != nil {
 			return err
