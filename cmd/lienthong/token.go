@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -360,6 +361,21 @@ type benchResult struct {
 	Token               string  `json:"token"`
 	P50Millis           float64 `json:"p50_ms"`
 	P99Millis           float64 `json:"p99_ms"`
+	// CPU time of this process (Go, cgo and the PKCS#11 module in it) while signing. For a software
+	// token such as SoftHSM, signatures / user CPU seconds × workers is what `workers` fully busy cores
+	// would sign: comparable with `openssl speed -multi N` (which divides by user CPU time unless
+	// -elapsed) even on a busy machine.
+	UserCPUSeconds         float64 `json:"user_cpu_seconds"`
+	SysCPUSeconds          float64 `json:"sys_cpu_seconds"`
+	CPUSignaturesPerSecond float64 `json:"cpu_normalised_signatures_per_second"`
+}
+
+func cpuTimes() (user, sys time.Duration) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 func tokenBench(ctx context.Context, e env, args []string) int {
@@ -388,6 +404,7 @@ func tokenBench(ctx context.Context, e env, args []string) int {
 	deadline := time.Now().Add(time.Duration(*seconds * float64(time.Second)))
 	bctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	u0, s0 := cpuTimes()
 	start := time.Now()
 	for w := range *workers {
 		wg.Add(1)
@@ -419,8 +436,13 @@ func tokenBench(ctx context.Context, e env, args []string) int {
 	}
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
+	u1, s1 := cpuTimes()
+	res.UserCPUSeconds, res.SysCPUSeconds = (u1 - u0).Seconds(), (s1 - s0).Seconds()
 	res.Signatures, res.Errors, res.Seconds = count.Load(), fails.Load(), elapsed
 	res.SignaturesPerSecond = float64(res.Signatures) / elapsed
+	if res.UserCPUSeconds > 0 {
+		res.CPUSignaturesPerSecond = float64(res.Signatures) / res.UserCPUSeconds * float64(*workers)
+	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		res.P50Millis = float64(lat[len(lat)/2].Microseconds()) / 1000

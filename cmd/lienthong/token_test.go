@@ -102,6 +102,21 @@ func TestTokenEnrolment(t *testing.T) {
 				t.Fatalf("list: %d %s %s", code, out, errs)
 			}
 
+			code, out, errs = runCmd(t, "token", "list", "--module", tok.Store.Module, "--keys", "--json")
+			var listed []hsm.TokenInfo
+			if code != exitOK || json.Unmarshal([]byte(out), &listed) != nil {
+				t.Fatalf("list --json: %d %q %s", code, out, errs)
+			}
+			found := false
+			for _, tk := range listed {
+				if tk.Label == tok.Label && tk.Serial == tok.Serial {
+					found = len(tk.Objects) == 2 // public key and certificate: no login, no private key
+				}
+			}
+			if !found {
+				t.Fatalf("list --json: token %q not listed with 2 public objects: %s", tok.Label, out)
+			}
+
 			// The key now opens with its certificate; openssl verifies what it signs.
 			k := hsmtest.Open(t, uri)
 			data := []byte("Công văn số 123/BTTTT-VP")

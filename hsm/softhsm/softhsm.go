@@ -6,8 +6,8 @@
 // SoftHSM reads SOFTHSM2_CONF once, at C_Initialize, which package hsm runs once per process and module
 // path. So: call Setup before anything in the process loads the SoftHSM module, use one Store per
 // process (one token directory holds any number of tokens), and give each test binary its own (package
-// hsmtest does this for tests). Setup with a second directory after the module was loaded fails with
-// ErrConfigLocked rather than silently writing tokens elsewhere.
+// hsmtest does this for tests). Setup with a second directory fails with ErrConfigLocked rather than
+// silently hiding the first store's tokens.
 //
 // Usage (the demo, or a TestMain):
 //
@@ -21,7 +21,8 @@
 //
 // iss.URI is "pkcs11:token=docsign;object=seal;id=%01;type=private?module-path=…&pin-source=file:…";
 // tok.KeyURI(label, id) builds the same for any key label and id, tok.GenerateKey and
-// tok.ImportCertificate do the two halves of IssueKey separately.
+// tok.ImportCertificate do the two halves of IssueKey separately, and store.OpenToken(ctx, label)
+// finds a token made by an earlier run that used the same directory.
 package softhsm
 
 import (
@@ -30,6 +31,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -58,7 +60,7 @@ var ModuleCandidates = []string{
 var ErrNotInstalled = errors.New("softhsm: libsofthsm2.so not found; install it with: apt-get install softhsm2")
 
 // ErrConfigLocked: the process already loaded SoftHSM with another SOFTHSM2_CONF.
-var ErrConfigLocked = errors.New("softhsm: this process already loaded SoftHSM with another SOFTHSM2_CONF (it is read once, at C_Initialize); use one Store per process")
+var ErrConfigLocked = errors.New("softhsm: this process already uses another SoftHSM store (SOFTHSM2_CONF is read at C_Initialize); use one Store per process")
 
 // Module returns the path of the SoftHSM2 module.
 func Module() (string, error) {
@@ -102,10 +104,11 @@ func Setup(dir string) (*Store, error) {
 		if s.Dir == abs {
 			return s, nil
 		}
-		if hsm.Loaded(mod) {
-			return nil, fmt.Errorf("%w (in use: %s)", ErrConfigLocked, s.Conf)
-		}
-	} else if hsm.Loaded(mod) && os.Getenv("SOFTHSM2_CONF") != filepath.Join(abs, "softhsm2.conf") {
+		// Even when the module happens to be unloaded right now, switching would hide this store's
+		// tokens from everyone in the process: one store per process.
+		return nil, fmt.Errorf("%w (in use: %s)", ErrConfigLocked, s.Conf)
+	}
+	if hsm.Loaded(mod) && os.Getenv("SOFTHSM2_CONF") != filepath.Join(abs, "softhsm2.conf") {
 		return nil, ErrConfigLocked
 	}
 	s := &Store{Dir: abs, Conf: filepath.Join(abs, "softhsm2.conf"), TokenDir: filepath.Join(abs, "tokens"), Module: mod}
@@ -148,8 +151,10 @@ func (s *Store) NewToken(ctx context.Context, label string) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := filepath.Join(s.Dir, "pins", fileSafe(label)+"-"+hex.EncodeToString(userPIN[:2]))
-	t := &Token{Store: s, Label: label, PINFile: base + ".pin", SOPINFile: base + ".so.pin"}
+	t := s.token(label)
+	if _, err := os.Stat(t.PINFile); err == nil {
+		return nil, fmt.Errorf("softhsm: token %q already exists in %s (use OpenToken)", label, s.Dir)
+	}
 	if err := os.WriteFile(t.PINFile, append(userPIN, '\n'), 0o600); err != nil {
 		return nil, err
 	}
@@ -169,6 +174,33 @@ func (s *Store) NewToken(ctx context.Context, label string) (*Token, error) {
 		}
 	}
 	return t, nil
+}
+
+// token returns the Token value for label with its deterministic PIN file names.
+func (s *Store) token(label string) *Token {
+	sum := sha256.Sum256([]byte(label))
+	base := filepath.Join(s.Dir, "pins", fileSafe(label)+"-"+hex.EncodeToString(sum[:4]))
+	return &Token{Store: s, Label: label, PINFile: base + ".pin", SOPINFile: base + ".so.pin"}
+}
+
+// OpenToken returns a token NewToken made earlier in this store (for example by a previous run of the
+// demo with the same directory). Delete is a no-op on it.
+func (s *Store) OpenToken(ctx context.Context, label string) (*Token, error) {
+	t := s.token(label)
+	if _, err := os.Stat(t.PINFile); err != nil {
+		return nil, fmt.Errorf("softhsm: no token %q in %s: %w", label, s.Dir, err)
+	}
+	toks, err := hsm.ListTokens(ctx, s.Module, hsm.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, tk := range toks {
+		if tk.Label == label {
+			t.Serial = tk.Serial
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("softhsm: token %q has a PIN file but is not in %s", label, s.TokenDir)
 }
 
 func randomPIN() ([]byte, error) {
