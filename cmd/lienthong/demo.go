@@ -8,13 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/lienthong/lienthong/exchange/delivery"
 	"github.com/lienthong/lienthong/exchange/demo"
-	"github.com/lienthong/lienthong/workflow"
 )
 
 func init() {
@@ -62,44 +57,11 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
-// runDemoWorker runs one organisation's delivery node (outbound deliveries, pulls, statuses) until
-// SIGTERM or SIGKILL; the faulty demo kills it mid-delivery on purpose.
+// runDemoWorker is the demo's province delivery worker process (see demo.RunWorker).
 func runDemoWorker(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("demo worker", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	db := fs.String("db", "", "database URL")
-	org := fs.String("org", "", "organisation code")
-	orgName := fs.String("org-name", "", "organisation name")
-	hubURL := fs.String("hub", "", "axis URL")
-	token := fs.String("token", "", "node token")
-	faults := fs.Bool("faults", false, "short client timeouts")
-	if err := fs.Parse(args); err != nil || *db == "" || *org == "" || *hubURL == "" || *token == "" {
+	if err := demo.RunWorker(ctx, args, e.Stderr); err != nil {
+		fmt.Fprintln(e.Stderr, "lienthong demo worker:", err)
 		return exitUsage
 	}
-	pool, err := pgxpool.New(ctx, *db)
-	if err != nil {
-		fmt.Fprintln(e.Stderr, "demo worker:", err)
-		return exitNo
-	}
-	defer pool.Close()
-	log := slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	svc := workflow.New(pool, workflow.Config{Logger: log})
-	cfg := demo.NodeConfig(*org, *orgName, *hubURL, *token, *faults, log)
-	cfg.Filer = delivery.WorkflowFiler{Service: svc}
-	cfg.Recorder = svc
-	node, err := delivery.New(ctx, pool, cfg)
-	if err != nil {
-		fmt.Fprintln(e.Stderr, "demo worker:", err)
-		return exitNo
-	}
-	svc.SetStatusNotifier(node)
-	if err := node.Start(ctx); err != nil {
-		fmt.Fprintln(e.Stderr, "demo worker:", err)
-		return exitNo
-	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = node.Stop(sctx)
 	return exitOK
 }

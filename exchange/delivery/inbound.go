@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,33 +47,45 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 	return err
 }
 
-// Pull lists our inbox and receives every packet of the kind, until the inbox is empty. It returns how
-// many packets it handled. A packet that fails for a temporary reason stays in the inbox for the next pull.
+// Pull lists our inbox and receives every packet of the kind, until the inbox is empty, with up to
+// InWorkers packets in flight. It returns how many packets it handled. A packet that fails for a
+// temporary reason stays in the inbox for the next pull.
 func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
-	handled := 0
+	var handled atomic.Int64
+	var mu sync.Mutex
 	var firstErr error
+	sem := make(chan struct{}, n.cfg.InWorkers)
 	for round := 0; round < 1000; round++ {
 		items, err := n.cfg.Axis.List(ctx, kind, 200)
 		if err != nil {
-			return handled, err
+			return int(handled.Load()), err
 		}
-		progress := 0
+		var progress atomic.Int64
+		var wg sync.WaitGroup
 		for _, it := range items {
-			if err := n.Receive(ctx, it); err != nil {
-				n.log.WarnContext(ctx, "receiving a packet failed; it stays in the inbox", "id", it.ID, "err", err)
-				if firstErr == nil {
-					firstErr = err
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(it axis.Item) {
+				defer func() { <-sem; wg.Done() }()
+				if err := n.Receive(ctx, it); err != nil {
+					n.log.WarnContext(ctx, "receiving a packet failed; it stays in the inbox", "id", it.ID, "err", err)
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
 				}
-				continue
-			}
-			progress++
+				progress.Add(1)
+			}(it)
 		}
-		handled += progress
-		if len(items) < 200 || progress == 0 {
+		wg.Wait()
+		handled.Add(progress.Load())
+		if len(items) < 200 || progress.Load() == 0 {
 			break
 		}
 	}
-	return handled, firstErr
+	return int(handled.Load()), firstErr
 }
 
 // Receive handles one waiting packet: fetch, parse, validate, verify, file once with a status reply,
@@ -244,6 +258,9 @@ func (n *Node) receiveStatus(ctx context.Context, it axis.Item, p *edxml.Packet,
 	code := strings.TrimSpace(p.Header.StatusCode)
 	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
 		var st edxml.State
+		if err := lockStatusRow(ctx, tx, doc.Sender, doc.DocumentID, recipient, n.now()); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `SELECT progress, recall FROM exchange_status WHERE sender = $1 AND document_id = $2 AND recipient = $3 FOR UPDATE`,
 			doc.Sender, doc.DocumentID, recipient).Scan(&st.Progress, &st.Recall)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -303,6 +320,9 @@ var ErrStatusNotAllowed = errors.New("delivery: status not allowed")
 
 func (n *Node) applyStatusTx(ctx context.Context, tx pgx.Tx, sender, documentID, recipient, code string) error {
 	var st edxml.State
+	if err := lockStatusRow(ctx, tx, sender, documentID, recipient, n.now()); err != nil {
+		return err
+	}
 	err := tx.QueryRow(ctx, `SELECT progress, recall FROM exchange_status WHERE sender = $1 AND document_id = $2 AND recipient = $3 FOR UPDATE`,
 		sender, documentID, recipient).Scan(&st.Progress, &st.Recall)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -318,5 +338,13 @@ func (n *Node) applyStatusTx(ctx context.Context, tx pgx.Tx, sender, documentID,
 	_, err = tx.Exec(ctx, `INSERT INTO exchange_status (sender, document_id, recipient, progress, recall, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (sender, document_id, recipient) DO UPDATE SET progress = EXCLUDED.progress, recall = EXCLUDED.recall, updated_at = EXCLUDED.updated_at`,
 		sender, documentID, recipient, next.Progress, next.Recall, n.now())
+	return err
+}
+
+// lockStatusRow makes sure the pair's row exists before it is locked, so two statuses for a new pair
+// arriving together serialise on it instead of both starting from an empty state.
+func lockStatusRow(ctx context.Context, tx pgx.Tx, sender, documentID, recipient string, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO exchange_status (sender, document_id, recipient, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (sender, document_id, recipient) DO NOTHING`, sender, documentID, recipient, now)
 	return err
 }
