@@ -675,6 +675,7 @@ func (v *validator) checkSignedData(ctx context.Context, rep *SignatureReport, f
 	}
 
 	ev := evidence{certs: sd.Certificates, crls: sd.CRLs}
+	ev.add(adobeRevocation(si))
 	ev.add(extra)
 
 	// Signature timestamp (B-T): a token over the signature value, whose time proves the
