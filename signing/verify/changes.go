@@ -27,6 +27,7 @@ const (
 type change struct {
 	Modification
 	class changeClass
+	field string // the form field a form-fill change belongs to
 }
 
 // docState is what judging a change needs besides the change itself.
@@ -124,7 +125,11 @@ func diffRevision(rd *pdf.Reader, j int, prev, cur *revRoles) ([]change, error) 
 				allDTS = false
 			}
 		}
-		out = append(out, change{Modification: Modification{Revision: j, Object: n, Action: action, Kind: role, Reason: reason}, class: cls})
+		field := cur.fieldName[n]
+		if field == "" {
+			field = prev.fieldName[n]
+		}
+		out = append(out, change{Modification: Modification{Revision: j, Object: n, Action: action, Kind: role, Reason: reason}, class: cls, field: field})
 	}
 	// The catalog may have moved to a new object number; judge the logical catalog too.
 	if cur.catalogRef.Num != prev.catalogRef.Num && !containsObject(out, cur.catalogRef.Num) {

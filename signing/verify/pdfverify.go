@@ -44,6 +44,7 @@ type sigFacts struct {
 	tsTime       *time.Time
 	certChainOK  bool
 	revocationOK bool
+	lock         *fieldLock // FieldMDP: fields this signature locks
 }
 
 // PDF validates every signature of the PDF in r (size bytes). It returns an error only when the file
@@ -376,6 +377,7 @@ func (v *validator) checkSignature(ctx context.Context, rd *pdf.Reader, r io.Rea
 	if s.Ref.Num != 0 {
 		f.cert = isCertification(rd, len(rd.Revisions())-1, d)
 	}
+	f.lock = fieldLocks(rd, s)
 
 	br, ok := checkByteRange(&rep, rd, r, size, s)
 	if !ok {
@@ -862,6 +864,15 @@ func (v *validator) judgeChanges(rd *pdf.Reader, facts []*sigFacts, reports []Si
 			for _, c := range diffs[j] {
 				m := c.Modification
 				status, why := st.status(c.class)
+				if c.class == clsFormFill && status != Failed {
+					// FieldMDP: a field locked by this signature or an earlier one stays as signed.
+					for _, o := range facts {
+						if o.lock != nil && o.signedRev >= 0 && o.signedRev < j && o.lock.locks(c.field) {
+							status, why = Failed, fmt.Sprintf("field %q is locked by the signature in field %q (FieldMDP)", c.field, o.sig.Field)
+							break
+						}
+					}
+				}
 				m.Status = status
 				if m.Reason == "" {
 					m.Reason = why

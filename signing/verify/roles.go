@@ -53,6 +53,7 @@ type revRoles struct {
 	sigDicts    map[int]pdf.Dict // signature dictionaries by object number
 	sigFields   map[int]bool
 	fieldNodes  map[int]bool
+	fieldName   map[int]string // form field or widget -> fully qualified field name
 }
 
 func (rr *revRoles) set(num int, role string) {
@@ -67,7 +68,7 @@ func (rr *revRoles) set(num int, role string) {
 // buildRoles labels the objects of revision rev that matter for change analysis.
 func buildRoles(rd *pdf.Reader, rev int) (*revRoles, error) {
 	rr := &revRoles{role: map[int]string{}, pageAnnots: map[int][]pdf.Ref{}, widgetField: map[int]int{},
-		sigSigned: map[int]bool{}, sigDicts: map[int]pdf.Dict{}, sigFields: map[int]bool{}, fieldNodes: map[int]bool{}}
+		sigSigned: map[int]bool{}, sigDicts: map[int]pdf.Dict{}, sigFields: map[int]bool{}, fieldNodes: map[int]bool{}, fieldName: map[int]string{}}
 	r := rd.Revisions()[rev]
 	if r.XRefStream.Num > 0 {
 		rr.set(r.XRefStream.Num, roleXRefStream)
@@ -170,7 +171,9 @@ func buildRoles(rd *pdf.Reader, rev int) (*revRoles, error) {
 			continue
 		}
 		rr.set(f.Ref.Num, roleFormField)
+		rr.fieldName[f.Ref.Num] = f.Name
 		for _, w := range f.Widgets {
+			rr.fieldName[w.Num] = f.Name
 			if w != f.Ref {
 				rr.set(w.Num, roleFormWidget)
 			}

@@ -582,6 +582,31 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, err
 	}
 	add("genuine/certified-p2-form-fill", "genuine", filled, true, "", "certified P=2 allows filling in a form field")
+	withLock, err := Update(withField, func(rd *pdf.Reader, u *pdf.Update) error {
+		pages, err := rd.Pages(len(rd.Revisions()) - 1)
+		if err != nil {
+			return err
+		}
+		f := u.Add(pdf.Dict{"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"), "T": pdf.Str("Cert"),
+			"Rect": pdf.Array{int64(0), int64(0), int64(0), int64(0)}, "F": int64(132), "P": pages[0].Ref,
+			"Lock": pdf.Dict{"Type": pdf.Name("SigFieldLock"), "Action": pdf.Name("Include"), "Fields": pdf.Array{pdf.Str("amount")}}})
+		return addFieldToForm(rd, u, pages[0], f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	o = e.Options(e.RSA)
+	o.Certify = 2
+	o.Field = "Cert"
+	certLocked, err := Sign(ctx, withLock, o)
+	if err != nil {
+		return nil, err
+	}
+	lockedFill, err := fill(certLocked)
+	if err != nil {
+		return nil, err
+	}
+	add("certification/p2-locked-field-filled", "certification", lockedFill, false, "FORMAT_FAILURE", "certified P=2 whose signature field locks 'amount' (FieldMDP), then 'amount' filled in")
 
 	// ---- CMS faults ----
 	digest, err := SignedDigest(bbRSA)
