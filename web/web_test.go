@@ -322,4 +322,3 @@ func TestFilesStayInTheOrganisation(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
