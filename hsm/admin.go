@@ -187,7 +187,7 @@ func ImportCertificate(ctx context.Context, uri string, cert *x509.Certificate, 
 		if err != nil {
 			return err
 		}
-		probe := &Key{mod: &module{p11: p}, keyType: ko.keyType, alwaysAuth: ko.alwaysAuth, pub: cert.PublicKey,
+		probe := &Key{mod: &module{p11: p}, slot: slot, keyType: ko.keyType, alwaysAuth: ko.alwaysAuth, pub: cert.PublicKey,
 			label: ko.label, tokenLabel: ti.Label, pin: pin, mechs: map[uint]bool{}, log: o.logger}
 		for _, m := range mechs {
 			probe.mechs[m] = true

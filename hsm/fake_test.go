@@ -44,6 +44,7 @@ type fakeSession struct {
 	signMech  mechanism
 	active    bool
 	findMatch []objectHandle
+	ctxAuth   bool // a CKU_CONTEXT_SPECIFIC login happened since SignInit
 }
 
 type fakeObject struct {
@@ -302,6 +303,10 @@ func (f *fakeModule) Login(sh sessionHandle, userType uint, pin []byte) error {
 	if string(pin) != f.pin {
 		return ckrPINIncorrect
 	}
+	if userType == ckuContextSpecific {
+		f.sessions[sh].ctxAuth = true
+		return nil
+	}
 	if userType == ckuUser && f.loggedIn {
 		return ckrUserAlreadyLoggedIn
 	}
@@ -399,7 +404,7 @@ func (f *fakeModule) SignInit(sh sessionHandle, m mechanism, key objectHandle) e
 	if _, ok := f.objects[key]; !ok {
 		return ckrKeyHandleInvalid
 	}
-	s.active, s.signKey, s.signMech = true, key, m
+	s.active, s.signKey, s.signMech, s.ctxAuth = true, key, m, false
 	return nil
 }
 
@@ -422,8 +427,12 @@ func (f *fakeModule) Sign(sh sessionHandle, data []byte) ([]byte, error) {
 		f.mu.Unlock()
 		return nil, ckrOperationNotInitialized
 	}
-	s.active = false
 	obj := f.objects[s.signKey]
+	if obj.attrs[ckaAlwaysAuthenticate] != nil && obj.attrs[ckaAlwaysAuthenticate][0] == 1 && !s.ctxAuth {
+		f.mu.Unlock()
+		return nil, ckrUserNotLoggedIn // the operation stays active, as on a real token
+	}
+	s.active = false
 	m := s.signMech
 	if f.nullSign {
 		f.mu.Unlock()

@@ -418,13 +418,41 @@ func (k *Key) signOn(sh sessionHandle, h objectHandle, m mechanism, data []byte)
 	}
 	if k.alwaysAuth {
 		k.mu.Lock()
-		pin := k.pin
+		pin, slot, fatal := k.pin, k.slot, k.fatal
 		k.mu.Unlock()
+		if fatal != nil {
+			return nil, fatal
+		}
+		// A per-signature login is a login too: read the PIN flags first, and never try a PIN the token
+		// rejected again (fatal).
+		ti, err := p.GetTokenInfo(slot)
+		if err != nil {
+			return nil, err
+		}
+		if ti.Flags&ckfUserPINLocked != 0 {
+			return nil, k.setFatal(wrapf(ErrPINLocked, nil, "token %q", k.tokenLabel))
+		}
+		if ti.Flags&ckfUserPINFinalTry != 0 && !k.opts.allowFinalTry {
+			return nil, wrapf(ErrPINFinalTry, nil, "token %q", k.tokenLabel)
+		}
 		if err := p.Login(sh, ckuContextSpecific, pin); err != nil {
+			if classify(err) == classPIN {
+				return nil, k.setFatal(pinError(err, k.tokenLabel))
+			}
 			return nil, err
 		}
 	}
 	return p.Sign(sh, data)
+}
+
+// setFatal records a PIN failure after which the Key never logs in again, and returns it.
+func (k *Key) setFatal(err error) error {
+	k.mu.Lock()
+	if k.fatal == nil {
+		k.fatal = err
+	}
+	k.mu.Unlock()
+	return err
 }
 
 // Sign implements crypto.Signer. rand is ignored: the token makes its own randomness.
@@ -463,8 +491,9 @@ func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, er
 		if err == nil {
 			return sig, nil
 		}
-		if _, isCKR := ckrOf(err); !isCKR {
-			return nil, err // context, closed, fatal: nothing to recover
+		var typed *hsmError
+		if _, isCKR := ckrOf(err); !isCKR || errors.As(err, &typed) {
+			return nil, err // context, closed, PIN verdicts, already explained: nothing to recover
 		}
 		class := classify(err)
 		if class == classPIN {

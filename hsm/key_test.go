@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 func openFake(t *testing.T, f *fakeModule, opts ...Option) *Key {
 	t.Helper()
+	opts = append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)
 	k, err := Open(context.Background(), f.install(t), opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -208,6 +210,56 @@ func TestPINSafetyFake(t *testing.T) {
 		}
 		if n := f.count("Login"); n != 1 {
 			t.Fatalf("Login called %d times, want 1", n)
+		}
+	})
+}
+
+func TestAlwaysAuthenticateFake(t *testing.T) {
+	t.Parallel()
+	alwaysAuth := func(t *testing.T) *fakeModule {
+		f := newFake(t, true, true)
+		f.objects[1].attrs[ckaAlwaysAuthenticate] = []byte{1}
+		return f
+	}
+	t.Run("ok/login-per-signature", func(t *testing.T) {
+		t.Parallel()
+		f := alwaysAuth(t)
+		k := openFake(t, f)
+		for range 3 {
+			mustSign(t, k, crypto.SHA256)
+		}
+		if n := f.count("Login"); n != 5 { // user login, self-test, 3 signatures
+			t.Fatalf("Login called %d times, want 5", n)
+		}
+	})
+	t.Run("fail/wrong-pin-once", func(t *testing.T) {
+		t.Parallel()
+		f := alwaysAuth(t)
+		k := openFake(t, f)
+		f.mu.Lock()
+		f.pin = "changed"
+		f.mu.Unlock()
+		d := sha256.Sum256(nil)
+		for range 3 {
+			if _, err := k.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, ErrWrongPIN) {
+				t.Fatalf("got %v", err)
+			}
+		}
+		if n := f.count("Login"); n != 3 { // user login, self-test, one rejected try
+			t.Fatalf("Login called %d times, want 3", n)
+		}
+	})
+	t.Run("fail/final-try-flag", func(t *testing.T) {
+		t.Parallel()
+		f := alwaysAuth(t)
+		k := openFake(t, f)
+		f.setFlags(ckfUserPINFinalTry)
+		d := sha256.Sum256(nil)
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, ErrPINFinalTry) {
+			t.Fatalf("got %v", err)
+		}
+		if n := f.count("Login"); n != 2 {
+			t.Fatalf("Login called %d times, want 2", n)
 		}
 	})
 }
