@@ -181,6 +181,12 @@ func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
 			if f.copyOrg == "" {
 				return nil, pdfUsageErr("--stamp copy needs --copy-org (the copying organisation)")
 			}
+			switch k := appearance.CopyKind(strings.ToUpper(f.copyKind)); k {
+			case appearance.CopyExact, appearance.CopyExtract, appearance.CopyTransc:
+				f.copyKind = string(k)
+			default:
+				return nil, pdfUsageErr("--copy-kind must be SAO Y, SAO LỤC or TRÍCH SAO")
+			}
 			lines = f.copyKind + f.copyOrg
 		default:
 			return nil, pdfUsageErr("--stamp must be attachment or copy")

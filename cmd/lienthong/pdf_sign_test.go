@@ -133,6 +133,7 @@ func TestPDFSignFileKey(t *testing.T) {
 		"fail/bad-level":    {"--key", "file:" + key, "--cert", cert, "--in", in, "--out", filepath.Join(dir, "x.pdf"), "--level", "B-X"},
 		"fail/bt-no-tsa":    {"--key", "file:" + key, "--cert", cert, "--in", in, "--out", filepath.Join(dir, "x.pdf"), "--level", "B-T"},
 		"fail/image-norect": {"--key", "file:" + key, "--cert", cert, "--in", in, "--out", filepath.Join(dir, "x.pdf"), "--image", key},
+		"fail/copy-kind":    {"--key", "file:" + key, "--cert", cert, "--in", in, "--out", filepath.Join(dir, "x.pdf"), "--stamp", "copy", "--copy-org", "X", "--copy-kind", "BAN SAO"},
 	} {
 		code, _, stderr := runPDF(t, append([]string{"pdf", "sign"}, args...)...)
 		if code != exitUsage {

@@ -524,6 +524,9 @@ func signExistingField(u *pdf.Update, rd *pdf.Reader, f *pdf.Field, sigRef pdf.R
 	rect := o.Rect
 	if rect == [4]float64{} {
 		rect = readRect(wd["Rect"])
+		if o.Appearance != nil && (rect[2]-rect[0] <= 0 || rect[3]-rect[1] <= 0) {
+			return apperr.New(apperr.Invalid, "pades_rect", "the field is invisible (no area); give a rectangle for the visible signature (--rect x1,y1,x2,y2)")
+		}
 	} else {
 		wd["Rect"] = rectArray(rect)
 	}
