@@ -447,3 +447,24 @@ func TestRegisterFormats(t *testing.T) {
 	wantProblem(t, b.do(t, "GET", "/api/v1/registers/outgoing?format=xlsx", b.clerk, nil), 400)
 	wantProblem(t, b.do(t, "GET", "/api/v1/registers/outgoing", b.spec, nil), 403)
 }
+
+func TestAdmin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// The province admin adds a commune below it, a department and a clerk who can then work.
+	b.must(t, 201, "POST", "/api/v1/orgs", b.adm, map[string]any{"code": "H53.03", "name": "UBND xã Ba", "level": "commune", "parent_code": "000.00.00.H53"})
+	b.must(t, 201, "POST", "/api/v1/orgs/H53.03/departments", b.adm, map[string]any{"code": "VP", "name": "Văn phòng"})
+	u := b.must(t, 201, "POST", "/api/v1/users", b.adm, map[string]any{"org_code": "H53.03", "name": "Văn thư xã", "role": "clerk", "department_code": "VP"})
+	tok := u["token"].(string)
+	if d := b.must(t, 201, "POST", "/api/v1/incoming", tok, contractBody); d["register_number"] != float64(1) {
+		t.Fatalf("new clerk's first number %v", d["register_number"])
+	}
+	// Outside its subtree, or without the admin role: refused.
+	wantProblem(t, b.do(t, "POST", "/api/v1/users", b.adm, map[string]any{"org_code": "000.00.00.H37", "name": "x", "role": "clerk"}), 403)
+	wantProblem(t, b.do(t, "POST", "/api/v1/orgs", b.adm, map[string]any{"code": "H37.09", "name": "x", "level": "commune", "parent_code": "000.00.00.H37"}), 403)
+	wantProblem(t, b.do(t, "POST", "/api/v1/orgs", b.clerk, map[string]any{"code": "H53.09", "name": "x", "level": "commune", "parent_code": "000.00.00.H53"}), 403)
+	wantProblem(t, b.do(t, "POST", "/api/v1/users", b.leader, map[string]any{"org_code": "000.00.00.H53", "name": "x", "role": "admin"}), 403)
+	wantProblem(t, b.do(t, "POST", "/api/v1/orgs", b.adm, map[string]any{"code": "H53.09", "name": "x", "level": "commune"}), 400)
+	wantProblem(t, b.do(t, "POST", "/api/v1/orgs", b.adm, map[string]any{"code": "H53.03", "name": "x", "level": "commune", "parent_code": "000.00.00.H53"}), 409)
+	wantProblem(t, b.do(t, "POST", "/api/v1/users", b.adm, map[string]any{"org_code": "000.00.00.H53", "name": "x", "role": "root"}), 400)
+}

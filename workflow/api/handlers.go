@@ -20,6 +20,49 @@ func (s *Server) routesWorkflow() {
 		writeJSON(w, http.StatusOK, p)
 	})
 	s.HandleAuth("GET /api/v1/orgs", s.listOrgs)
+	s.HandleAuth("POST /api/v1/orgs", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
+		var in struct {
+			Code       string `json:"code"`
+			Name       string `json:"name"`
+			Abbr       string `json:"abbr"`
+			Level      string `json:"level"`
+			ParentCode string `json:"parent_code"`
+		}
+		if err := s.decode(w, r, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		o, err := s.svc.AdminAddOrg(r.Context(), p, workflow.NewOrg{Code: in.Code, Name: in.Name, Abbr: in.Abbr, Level: in.Level, ParentCode: in.ParentCode})
+		s.reply(w, r, http.StatusCreated, o, err)
+	})
+	s.HandleAuth("POST /api/v1/orgs/{code}/departments", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
+		var in struct {
+			Code string `json:"code"`
+			Name string `json:"name"`
+		}
+		if err := s.decode(w, r, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		d, err := s.svc.AdminAddDepartment(r.Context(), p, r.PathValue("code"), in.Code, in.Name)
+		s.reply(w, r, http.StatusCreated, d, err)
+	})
+	s.HandleAuth("POST /api/v1/users", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
+		var in struct {
+			OrgCode        string `json:"org_code"`
+			Name           string `json:"name"`
+			Position       string `json:"position"`
+			Role           string `json:"role"`
+			DepartmentCode string `json:"department_code"`
+		}
+		if err := s.decode(w, r, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		u, token, err := s.svc.AdminAddUser(r.Context(), p, workflow.NewUser{OrgCode: in.OrgCode, Name: in.Name, Position: in.Position,
+			Role: in.Role, DepartmentCode: in.DepartmentCode})
+		s.reply(w, r, http.StatusCreated, map[string]any{"user": u, "token": token}, err)
+	})
 	s.HandleAuth("GET /api/v1/departments", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
 		deps, err := s.svc.ListDepartments(r.Context(), p.OrgID)
 		s.reply(w, r, http.StatusOK, map[string]any{"items": deps}, err)
