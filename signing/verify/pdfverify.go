@@ -23,6 +23,26 @@ import (
 type validator struct {
 	opts Options
 	now  time.Time
+	// dts lists valid document timestamps (revision signed, time), found before the signatures
+	// they cover are checked: each proves that everything before it existed at its time.
+	dts []dtsPOE
+}
+
+type dtsPOE struct {
+	rev int
+	at  time.Time
+}
+
+// poeAfter returns the earliest valid document timestamp covering revision rev.
+func (v *validator) poeAfter(rev int) *time.Time {
+	var best *time.Time
+	for _, d := range v.dts {
+		if d.rev > rev && (best == nil || d.at.Before(*best)) {
+			t := d.at
+			best = &t
+		}
+	}
+	return best
 }
 
 // Limits on what the verifier reads into memory from a hostile file.
@@ -86,11 +106,23 @@ func PDF(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Report,
 
 	facts := make([]*sigFacts, len(sigs))
 	reports := make([]SignatureReport, len(sigs))
-	for i, s := range sigs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	// Document timestamps first: a valid one is proof of existence for the signatures it covers.
+	isDTS := func(s pdf.Signature) bool {
+		return s.Dict.Name("Type") == "DocTimeStamp" || s.SubFilter == "ETSI.RFC3161"
+	}
+	for pass := 0; pass < 2; pass++ {
+		for i, s := range sigs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if isDTS(s) != (pass == 0) {
+				continue
+			}
+			reports[i], facts[i] = v.checkSignature(ctx, rd, r, size, i, s, dss.ev)
+			if f := facts[i]; pass == 0 && f.valid && f.tsTime != nil {
+				v.dts = append(v.dts, dtsPOE{rev: f.signedRev, at: *f.tsTime})
+			}
 		}
-		reports[i], facts[i] = v.checkSignature(ctx, rd, r, size, i, s, dss.ev)
 	}
 
 	// Certification: at most one, the first signature, referenced from /Perms /DocMDP.
@@ -685,7 +717,13 @@ func (v *validator) checkSignedData(ctx context.Context, rep *SignatureReport, f
 	if toks := si.TimestampTokens(); len(toks) > 0 {
 		f.tsTime = v.checkTimestampToken(ctx, rep, toks[0], si.Signature, ev)
 	}
-	res := v.checkCertificate(ctx, rep, "", cert, roleSigner, ev, f.tsTime, rep.ClaimedSigningTime)
+	poe := f.tsTime
+	if poe == nil && f.signedRev >= 0 {
+		if poe = v.poeAfter(f.signedRev); poe != nil {
+			rep.add("TSP_DOCUMENT_TIMESTAMP_POE", OK, "a later document timestamp proves the signature existed at "+poe.UTC().Format(time.RFC3339))
+		}
+	}
+	res := v.checkCertificate(ctx, rep, "", cert, roleSigner, ev, poe, rep.ClaimedSigningTime)
 	f.certChainOK = res.chain != nil
 	f.revocationOK = res.revocationOK
 	f.valid = rep.Indication == TotalPassed
