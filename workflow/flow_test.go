@@ -95,6 +95,7 @@ func TestIncomingStateMachine(t *testing.T) {
 				name = "ok/"
 			}
 			t.Run(name+action+"_from_"+st, func(t *testing.T) {
+				t.Parallel()
 				id := inState(t, b, st)
 				err := act(b, id, action)
 				if !ok {

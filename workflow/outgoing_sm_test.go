@@ -41,6 +41,7 @@ func TestOutgoingStateMachine(t *testing.T) {
 				name = "ok/"
 			}
 			t.Run(name+action+"_from_"+st, func(t *testing.T) {
+				t.Parallel()
 				d := draft(t, b, b.spec, nil)
 				for _, step := range order[:si] {
 					if err := do[step](d.ID); err != nil {
