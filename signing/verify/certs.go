@@ -141,6 +141,16 @@ func (v *validator) checkCertificate(ctx context.Context, rep *SignatureReport, 
 		res.revocationOK = true
 		return res
 	}
+	// CA certificates of the chain: a revoked CA taints what it issued after its revocation. Only
+	// evidence that is at hand counts; missing data for a CA is not reported.
+	for i := 1; i+1 < len(res.chain); i++ {
+		ca, up := res.chain[i], res.chain[i+1]
+		st := v.revocation(ctx, ca, up, ev)
+		if st.revoked && (tsTime == nil || !tsTime.Before(st.revokedAt)) {
+			rep.fail(prefix+"CERT_CA_REVOCATION", Indeterminate, RevokedCANoPOE,
+				fmt.Sprintf("the CA certificate %q was revoked on %s (%s)", ca.Subject.CommonName, st.revokedAt.UTC().Format(time.RFC3339), st.source))
+		}
+	}
 	issuer := res.chain[1]
 	st := v.revocation(ctx, cert, issuer, ev)
 	switch {

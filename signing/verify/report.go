@@ -30,6 +30,7 @@ const (
 	NoSigningCertificateFound SubIndication = "NO_SIGNING_CERTIFICATE_FOUND"
 	OutOfBoundsNoPOE          SubIndication = "OUT_OF_BOUNDS_NO_POE"
 	RevokedNoPOE              SubIndication = "REVOKED_NO_POE"
+	RevokedCANoPOE            SubIndication = "REVOKED_CA_NO_POE"
 	TryLater                  SubIndication = "TRY_LATER"
 	SignedDataNotFound        SubIndication = "SIGNED_DATA_NOT_FOUND"
 	TimestampOrderFailure     SubIndication = "TIMESTAMP_ORDER_FAILURE"

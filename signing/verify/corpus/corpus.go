@@ -727,6 +727,12 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := certCase("ca-revoked", "REVOKED_CA_NO_POE", e.EC, func(o *pades.Options) {
+		o.Level, o.TSA = pades.LevelBLT, e.TSA.Client().Timestamp
+		o.Revocation = e.revocation(e.Inter.Cert)
+	}); err != nil {
+		return nil, err
+	}
 	wrongKU, err := e.Inter.Issue(cmstest.Options{CommonName: "Encryption-only", Key: cmstest.P256, KeyUsage: x509.KeyUsageKeyEncipherment})
 	if err != nil {
 		return nil, err
