@@ -25,10 +25,9 @@ func buildPDF(objs []string, trailerExtra string) []byte {
 	return b.Bytes()
 }
 
-// TestCrafted feeds hostile structures: each must end in an error or a value, never a hang or panic.
-func TestCrafted(t *testing.T) {
-	t.Parallel()
-	cases := map[string][]byte{
+// craftedCases are hostile structures; they also seed FuzzOpen.
+func craftedCases() map[string][]byte {
+	return map[string][]byte{
 		"length-cycle": buildPDF([]string{
 			"<< /Type /Catalog /Pages 2 0 R >>",
 			"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -70,7 +69,12 @@ func TestCrafted(t *testing.T) {
 			"<< /Type /XRef /W [1 2 1] /Size 3 /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 1048576 /Colors 32 /BitsPerComponent 16 >> /Length 8 >>\nstream\nx\x9c\x03\x00\x00\x00\x00\x01\nendstream",
 		}, ""),
 	}
-	for name, b := range cases {
+}
+
+// TestCrafted feeds hostile structures: each must end in an error or a value, never a hang or panic.
+func TestCrafted(t *testing.T) {
+	t.Parallel()
+	for name, b := range craftedCases() {
 		t.Run("fail/"+name, func(t *testing.T) {
 			t.Parallel()
 			rd, err := Open(bytes.NewReader(b), int64(len(b)))

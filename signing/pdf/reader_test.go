@@ -224,6 +224,9 @@ func FuzzOpen(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	for _, b := range craftedCases() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rd, err := Open(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
