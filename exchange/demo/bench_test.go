@@ -106,9 +106,9 @@ const (
 //
 //	go test -run '^$' -bench Exchange -benchtime 1x ./exchange/demo/
 //
-// PACKETS (default 2000) sets the batch size.
+// PACKETS (default 1000) sets the batch size.
 func BenchmarkExchange(b *testing.B) {
-	packets := 2000
+	packets := 1000
 	if v, err := strconv.Atoi(os.Getenv("PACKETS")); err == nil && v > 0 {
 		packets = v
 	}
