@@ -296,3 +296,21 @@ func TestWrongKey(t *testing.T) {
 
 var _ = crypto.SHA256
 var _ = x509.Certificate{}
+
+// TestNoFinalEOL signs a file that ends right after %%EOF (no end-of-line), and one with trailing
+// whitespace after it.
+func TestNoFinalEOL(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	in := readCorpus(t, "classic.pdf")
+	for name, b := range map[string][]byte{
+		"ok/no-eol":   bytes.TrimRight(in, "\r\n"),
+		"ok/trailing": append(append([]byte{}, in...), "\r\n  \r\n"...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			signed, _ := signBytes(t, b, opts(p.leader))
+			crossCheck(t, signed, 1, p.root)
+		})
+	}
+}
