@@ -258,6 +258,10 @@ func (s *Service) Upload(ctx context.Context, token string, signed []byte) (Comp
 			return refuse(ErrUploadSigner, "other_certificate")
 		}
 	}
+	// The same checks as a certificate sent to prepare: valid now, a signing key usage, trusted chain.
+	if _, err := s.checkCertificate(signer.Raw, certsDER(sig.Contents), s.now()); err != nil {
+		return refuse(err, "signer_certificate")
+	}
 	v, err := s.check(ctx, signed, sig.Field)
 	if err != nil {
 		return refuse(err, "verifier_refused")
@@ -312,4 +316,20 @@ func signerCertificate(contents []byte) (*x509.Certificate, error) {
 		}
 	}
 	return nil, bad
+}
+
+// certsDER returns the certificates a CMS carries (to help build the signer's chain).
+func certsDER(contents []byte) [][]byte {
+	sd, err := cms.Parse(contents)
+	if err != nil {
+		return nil
+	}
+	var out [][]byte
+	for _, c := range sd.Certificates {
+		if len(out) == 8 {
+			break
+		}
+		out = append(out, c.Raw)
+	}
+	return out
 }

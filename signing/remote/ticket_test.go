@@ -165,7 +165,7 @@ func TestGovernmentServiceFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := upload(t, ta.UploadURL, signLocally(t, classicPDF, untrusted.URI), 400); p.Code != "sign_result_invalid" {
+		if p := upload(t, ta.UploadURL, signLocally(t, classicPDF, untrusted.URI), 400); p.Code != "sign_certificate_untrusted" {
 			t.Fatalf("%+v", p)
 		}
 	})
