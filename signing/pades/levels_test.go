@@ -3,10 +3,16 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,6 +86,10 @@ func TestLevelBT(t *testing.T) {
 func ocspResponder(t *testing.T, ca **cmstest.Cert, hits *atomic.Int64) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, ".crt") {
+			_, _ = w.Write((*ca).Cert.Raw)
+			return
+		}
 		if r.Method == http.MethodGet {
 			crl, err := (*ca).CRL(nil, time.Time{}, time.Now())
 			if err != nil {
@@ -178,5 +188,69 @@ func TestLevelBLT(t *testing.T) {
 	}
 	if hits.Load() < 2 {
 		t.Errorf("responder hits = %d", hits.Load())
+	}
+}
+
+// TestLevelBLTFetchesIssuer signs with only the leaf certificate; the DSS gets the intermediate from
+// the leaf's AIA caIssuers URL, and the leaf's OCSP response checked against it.
+func TestLevelBLTFetchesIssuer(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	var sub *cmstest.Cert
+	var hits atomic.Int64
+	srv := ocspResponder(t, &sub, &hits)
+	defer srv.Close()
+	var err error
+	sub, err = p.root.Issue(cmstest.Options{CommonName: "AIA Sub CA", CA: true, Key: cmstest.P256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "AIA Signer"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		OCSPServer:            []string{srv.URL + "/ocsp"},
+		IssuingCertificateURL: []string{srv.URL + "/sub.crt"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, sub.Cert, key.Public(), sub.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	o := Options{Signer: key, Chain: []*x509.Certificate{leaf}, Now: fixedNow, Level: LevelBLT,
+		TSA: (&tsp.Client{URL: tsa.URL}).Timestamp, Revocation: FetchRevocation(nil)}
+	signed, _ := signBytes(t, readCorpus(t, "classic.pdf"), o)
+	rd, err := pdf.Open(bytes.NewReader(signed), int64(len(signed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _, _ := rd.Catalog(len(rd.Revisions()) - 1)
+	do, _ := rd.Resolve(cat["DSS"])
+	dss, _ := do.(pdf.Dict)
+	certs, _ := dss["Certs"].(pdf.Array)
+	ocsps, _ := dss["OCSPs"].(pdf.Array)
+	haveSub := false
+	for _, c := range certs {
+		so, _ := rd.Resolve(c)
+		st, _ := so.(*pdf.Stream)
+		b, err := rd.Decode(st, 1<<20)
+		if err == nil && bytes.Equal(b, sub.Cert.Raw) {
+			haveSub = true
+		}
+	}
+	if !haveSub || len(ocsps) != 1 {
+		t.Errorf("DSS: intermediate fetched %v, OCSP responses %d", haveSub, len(ocsps))
 	}
 }

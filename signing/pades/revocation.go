@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,10 +26,20 @@ func FetchRevocation(client *http.Client) RevocationFunc {
 	}
 	return func(ctx context.Context, chain []*x509.Certificate) (Revocation, error) {
 		var rev Revocation
-		for _, c := range chain {
-			issuer := findIssuer(c, chain)
-			if issuer == nil || bytes.Equal(c.RawSubject, c.RawIssuer) {
+		all := append([]*x509.Certificate(nil), chain...)
+		for i := 0; i < len(all); i++ {
+			c := all[i]
+			if bytes.Equal(c.RawSubject, c.RawIssuer) {
 				continue
+			}
+			issuer := findIssuer(c, all)
+			if issuer == nil {
+				// Fetch the missing issuer from the AIA caIssuers URL, and keep it for the DSS.
+				if issuer = fetchIssuer(ctx, client, c); issuer == nil {
+					continue
+				}
+				all = append(all, issuer)
+				rev.Certs = append(rev.Certs, issuer)
 			}
 			var ocspErr error
 			if len(c.OCSPServer) > 0 {
@@ -58,6 +69,24 @@ func FetchRevocation(client *http.Client) RevocationFunc {
 		}
 		return rev, nil
 	}
+}
+
+// fetchIssuer downloads c's issuer certificate (DER, or PEM) from its AIA caIssuers URLs.
+func fetchIssuer(ctx context.Context, client *http.Client, c *x509.Certificate) *x509.Certificate {
+	for _, u := range c.IssuingCertificateURL {
+		b, err := fetch(ctx, client, http.MethodGet, u, "", nil)
+		if err != nil {
+			continue
+		}
+		if blk, _ := pem.Decode(b); blk != nil {
+			b = blk.Bytes
+		}
+		ic, err := x509.ParseCertificate(b)
+		if err == nil && c.CheckSignatureFrom(ic) == nil {
+			return ic
+		}
+	}
+	return nil
 }
 
 func findIssuer(c *x509.Certificate, chain []*x509.Certificate) *x509.Certificate {
