@@ -192,7 +192,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		// curl -d sends application/x-www-form-urlencoded unless told otherwise; the body is still JSON.
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "application/x-www-form-urlencoded") {
 			return &apperr.Error{Kind: apperr.Invalid, Code: "unsupported_media_type",
 				Detail: "Nội dung phải là JSON (Content-Type: application/json) / the body must be JSON"}
 		}
