@@ -13,8 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lienthong/lienthong/exchange/axis"
 	"github.com/lienthong/lienthong/exchange/delivery"
+	"github.com/lienthong/lienthong/exchange/demo"
 	"github.com/lienthong/lienthong/exchange/hub"
+	"github.com/lienthong/lienthong/signing/verify"
+	"github.com/lienthong/lienthong/workflow"
 )
 
 func init() {
@@ -22,6 +26,135 @@ func init() {
 	register(command{name: "axis node", summary: "register a node on the reference axis: axis node add --code CODE [--name N] [--push-url URL]", run: runAxisNode})
 	// River's schema and the exchange ledger migrate with ours (`lienthong migrate`).
 	registerMigrateHook(migrateHook{name: "exchange", up: delivery.Migrate, down: delivery.MigrateDown, status: delivery.Status})
+	// `serve` runs the organisation's delivery node when LIENTHONG_ORG is set.
+	registerServeHook(serveHook{name: "exchange", start: startExchange})
+}
+
+// exchangeAxis builds the axis client from the environment: LIENTHONG_AXIS = reference (default),
+// national or lgsp, with the variables named in docs/exchange.md. Secrets are read from files.
+func exchangeAxis(org string) (axis.Axis, error) {
+	secret := func(name string) (string, error) {
+		p := os.Getenv(name)
+		if p == "" {
+			return "", fmt.Errorf("%s (a file holding the secret) is required", name)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	client := &http.Client{Timeout: 60 * time.Second}
+	switch kind := os.Getenv("LIENTHONG_AXIS"); kind {
+	case "", "reference":
+		tok, err := secret("LIENTHONG_AXIS_TOKEN_FILE")
+		if err != nil {
+			return nil, err
+		}
+		u := os.Getenv("LIENTHONG_AXIS_URL")
+		if u == "" {
+			return nil, errors.New("LIENTHONG_AXIS_URL (the reference axis) is required")
+		}
+		return &axis.Reference{BaseURL: u, Token: tok, Client: client}, nil
+	case "national":
+		sec, err := secret("LIENTHONG_VDXP_SECRET_FILE")
+		if err != nil {
+			return nil, err
+		}
+		return &axis.National{Endpoint: os.Getenv("LIENTHONG_VDXP_ENDPOINT"), SystemID: os.Getenv("LIENTHONG_VDXP_SYSTEM_ID"),
+			Secret: []byte(sec), From: org, HashCompat: os.Getenv("LIENTHONG_VDXP_HASH_COMPAT") == "1", Client: client}, nil
+	case "lgsp":
+		cs, err := secret("LIENTHONG_LGSP_CLIENT_SECRET_FILE")
+		if err != nil {
+			return nil, err
+		}
+		us, err := secret("LIENTHONG_LGSP_UNIT_SECRET_FILE")
+		if err != nil {
+			return nil, err
+		}
+		return &axis.LGSP{TokenURL: os.Getenv("LIENTHONG_LGSP_TOKEN_URL"), ClientID: os.Getenv("LIENTHONG_LGSP_CLIENT_ID"),
+			ClientSecret: cs, Base: os.Getenv("LIENTHONG_LGSP_BASE"), Unit: org, UnitSecret: us, Client: client}, nil
+	default:
+		return nil, fmt.Errorf("LIENTHONG_AXIS=%q: use reference, national or lgsp", kind)
+	}
+}
+
+// startExchange is the serve hook: the delivery node is the workflow's Dispatcher and StatusNotifier,
+// files what arrives, verifies signatures against LIENTHONG_SIGNING_ROOTS, serves the axis push
+// endpoint and the failed-deliveries list, and (unless --workers=false) runs the River workers.
+func startExchange(ctx context.Context, d *serveDeps) (func(context.Context) error, error) {
+	org := os.Getenv("LIENTHONG_ORG")
+	if org == "" {
+		d.Logger.Info("exchange disabled: set LIENTHONG_ORG (and the axis variables) to deliver and receive over the axis")
+		return nil, nil
+	}
+	ax, err := exchangeAxis(org)
+	if err != nil {
+		return nil, err
+	}
+	if err := delivery.Migrate(ctx, d.Pool); err != nil {
+		return nil, err
+	}
+	cfg := delivery.Config{Org: org, Axis: ax, Filer: delivery.WorkflowFiler{Service: d.Service}, Recorder: d.Service,
+		Logger: d.Logger, WorkersOnly: false}
+	if roots := os.Getenv("LIENTHONG_SIGNING_ROOTS"); roots != "" {
+		pool, err := verify.LoadRoots(strings.Split(roots, ":")...)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Verifier = demo.PDFVerifier{Roots: pool}
+	}
+	if v := os.Getenv("LIENTHONG_PULL_INTERVAL"); v != "" {
+		if cfg.PullInterval, err = time.ParseDuration(v); err != nil {
+			return nil, fmt.Errorf("LIENTHONG_PULL_INTERVAL: %w", err)
+		}
+	}
+	node, err := delivery.New(ctx, d.Pool, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.Service.SetDispatcher(node)
+	d.Service.SetStatusNotifier(node)
+	if webConsole != nil {
+		webConsole.SetDeliveries(node)
+	}
+	d.API.Handle("POST /api/v1/exchange/push", node.PushHandler())
+	d.API.HandleAuth("GET /api/v1/exchange/failed", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
+		if p.OrgCode != org || (p.Role != workflow.RoleClerk && p.Role != workflow.RoleAdmin) {
+			http.Error(w, "clerks of "+org+" only", http.StatusForbidden)
+			return
+		}
+		list, err := node.FailedDeliveries(r.Context(), 500)
+		if err != nil {
+			http.Error(w, "the failed-deliveries list is unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": list})
+	})
+	d.API.HandleAuth("POST /api/v1/exchange/failed/{message_id}/redeliver", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
+		if p.OrgCode != org || p.Role != workflow.RoleClerk {
+			http.Error(w, "clerks of "+org+" only", http.StatusForbidden)
+			return
+		}
+		if err := node.Redeliver(r.Context(), r.PathValue("message_id")); err != nil {
+			if errors.Is(err, delivery.ErrNotFailed) {
+				http.Error(w, "no failed delivery with this message id", http.StatusNotFound)
+				return
+			}
+			http.Error(w, "re-delivery could not be queued", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	if !d.Workers {
+		return nil, nil
+	}
+	if err := node.Start(ctx); err != nil {
+		return nil, err
+	}
+	d.Logger.Info("exchange node started", "org", org, "axis", fmt.Sprintf("%T", ax))
+	return node.Stop, nil
 }
 
 // axisNodeFile is one entry of --nodes: a node's code and where its token is kept.
