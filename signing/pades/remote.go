@@ -28,7 +28,7 @@ type Prepared struct {
 	Field    string      // signature field name
 	Hash     crypto.Hash // digest algorithm of the content and of the signed attributes
 	SignedAt time.Time   // the /M time (and the time drawn in an appearance)
-	Level    Level       // B-B
+	Level    Level       // B-B, or B-T when a timestamp is added at completion
 
 	BaseSize  int64  // size of the original file the increment is appended to
 	Increment []byte // the update, /ByteRange filled in, /Contents zero-filled
@@ -65,17 +65,20 @@ func (publicOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 }
 
 // Prepare builds the signature revision of the PDF in (size bytes) for the certificate o.Chain[0],
-// whose private key is not here (o.Signer is ignored). Only B-B is prepared: the signing time is the
-// claimed /M time. The original is read once (hashed), not copied.
+// whose private key is not here (o.Signer is ignored). o.Level is B-B (the signing time is the claimed
+// /M time) or B-T (o.TSA must be set: room is reserved for the signature timestamp that
+// CompleteTimestamped adds). The original is read once (hashed), not copied.
 func Prepare(ctx context.Context, in io.ReaderAt, size int64, o Options) (*Prepared, error) {
 	if len(o.Chain) == 0 || o.Chain[0] == nil {
 		return nil, apperr.New(apperr.Invalid, "pades_no_certificate", "no signer certificate")
 	}
 	o.Signer = publicOnly{o.Chain[0].PublicKey}
-	if o.Level != "" && o.Level != LevelBB {
-		return nil, apperr.New(apperr.Invalid, "pades_level", "remote signing prepares PAdES B-B only")
+	if o.Level == LevelBLT {
+		return nil, apperr.New(apperr.Invalid, "pades_level", "remote signing prepares PAdES B-B or B-T")
 	}
-	o.TSA = nil
+	if o.Level != LevelBT {
+		o.TSA = nil // B-B: no room for a timestamp
+	}
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -108,7 +111,7 @@ func Prepare(ctx context.Context, in io.ReaderAt, size int64, o Options) (*Prepa
 		return nil, classifySignError(err)
 	}
 	return &Prepared{
-		Field: field, Hash: o.Hash, SignedAt: now, Level: LevelBB,
+		Field: field, Hash: o.Hash, SignedAt: now, Level: o.Level,
 		BaseSize: size, Increment: inc.Data, ContentsPos: inc.ContentsPos, ContentsEnd: inc.ContentsEnd,
 		Digest: digest, SignedAttrs: attrs, Chain: append([]*x509.Certificate(nil), o.Chain...),
 	}, nil
@@ -130,6 +133,16 @@ var (
 // the CMS in its /Contents. The original is hashed again and must give the prepared digest, and the
 // signature must verify, before a byte is written.
 func Complete(ctx context.Context, p *Prepared, original io.ReaderAt, signature []byte, out io.Writer) (*Result, error) {
+	return CompleteTimestamped(ctx, p, original, signature, nil, out)
+}
+
+// CompleteTimestamped is Complete for a B-T preparation: the signature value is timestamped by tsa
+// (RFC 3161) at once and the token goes into the CMS as the signature-time-stamp attribute, so the
+// signing time no longer rests on the server's claim alone.
+func CompleteTimestamped(ctx context.Context, p *Prepared, original io.ReaderAt, signature []byte, tsa cms.TimestampFunc, out io.Writer) (*Result, error) {
+	if p != nil && p.Level == LevelBT && tsa == nil {
+		return nil, apperr.New(apperr.Invalid, "pades_no_tsa", "a B-T signature needs a timestamp authority")
+	}
 	if p == nil || len(p.Chain) == 0 || p.Chain[0] == nil || len(p.Increment) == 0 {
 		return nil, apperr.New(apperr.Invalid, "pades_not_prepared", "nothing was prepared for signing")
 	}
@@ -157,6 +170,24 @@ func Complete(ctx context.Context, p *Prepared, original io.ReaderAt, signature 
 		}
 		return nil, classifySignError(err)
 	}
+	level := LevelBB
+	if tsa != nil && p.Level == LevelBT {
+		// The token covers the signature value exactly as the SignerInfo carries it (ECDSA as DER).
+		sd, err := cms.Parse(der)
+		if err != nil || len(sd.Signers) != 1 {
+			return nil, fmt.Errorf("pades: re-reading the assembled signature: %w", err)
+		}
+		h := p.Hash.New()
+		h.Write(sd.Signers[0].Signature)
+		token, err := tsa(ctx, p.Hash, h.Sum(nil))
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, "pades_tsa", "the timestamp authority did not answer; nothing was written", err)
+		}
+		if der, err = cms.Assemble(p.SignedAttrs, signature, p.Hash, p.Chain, token); err != nil {
+			return nil, classifySignError(err)
+		}
+		level = LevelBT
+	}
 	if err := inc.SetContents(der); err != nil {
 		var ts *pdf.TooSmallError
 		if errors.As(err, &ts) {
@@ -173,6 +204,6 @@ func Complete(ctx context.Context, p *Prepared, original io.ReaderAt, signature 
 	}
 	return &Result{
 		Field: p.Field, ByteRange: p.ByteRange(), Digest: p.Digest, CMSSize: len(der),
-		Reserved: int(p.ContentsEnd-p.ContentsPos-2) / 2, Size: inc.Size(), Level: LevelBB, SignedAt: p.SignedAt,
+		Reserved: int(p.ContentsEnd-p.ContentsPos-2) / 2, Size: inc.Size(), Level: level, SignedAt: p.SignedAt,
 	}, nil
 }

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/lienthong/lienthong/internal/apperr"
+	"github.com/lienthong/lienthong/signing/cms/tsp"
+	"github.com/lienthong/lienthong/signing/cms/tsp/tsptest"
+	"github.com/lienthong/lienthong/signing/pdf"
 )
 
 // TestRemoteTwoPhase prepares, signs ToBeSigned with the key as an agent would (only the digest leaves
@@ -119,4 +122,56 @@ func TestRemoteRefusals(t *testing.T) {
 			t.Fatal("two completions differ")
 		}
 	})
+}
+
+// TestRemoteTimestamped: a B-T preparation gets its signature timestamp at completion; pdfsig and
+// openssl accept the result and the CMS carries the token.
+func TestRemoteTimestamped(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	srv, err := tsptest.New(tsptest.Options{Root: p.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	tsa := (&tsp.Client{URL: srv.URL}).Timestamp
+	in := readCorpus(t, "classic.pdf")
+	o := opts(p.ecdsa)
+	o.Signer, o.Level, o.TSA = nil, LevelBT, tsa
+	prep, err := Prepare(context.Background(), bytes.NewReader(in), int64(len(in)), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := p.ecdsa.Key.Sign(rand.Reader, prep.ToBeSigned(), crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := CompleteTimestamped(context.Background(), prep, bytes.NewReader(in), sig, nil, &out); !apperr.IsKind(err, apperr.Invalid) {
+		t.Fatalf("B-T without a TSA: %v", err)
+	}
+	res, err := CompleteTimestamped(context.Background(), prep, bytes.NewReader(in), sig, tsa, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Level != LevelBT || srv.Requests() != 1 {
+		t.Fatalf("level %s, TSA requests %d", res.Level, srv.Requests())
+	}
+	crossCheck(t, out.Bytes(), 1, p.root)
+	if timestampCerts(extractCMS(t, out.Bytes())) == nil {
+		t.Fatal("no signature timestamp token in the CMS")
+	}
+}
+
+func extractCMS(t *testing.T, signed []byte) []byte {
+	t.Helper()
+	rd, err := pdf.Open(bytes.NewReader(signed), int64(len(signed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := rd.Signatures(len(rd.Revisions()) - 1)
+	if err != nil || len(sigs) != 1 {
+		t.Fatalf("%v %d", err, len(sigs))
+	}
+	return sigs[0].Contents
 }
