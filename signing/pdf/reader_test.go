@@ -358,3 +358,13 @@ func TestLinearizedPrevToMain(t *testing.T) {
 		}
 	}
 }
+
+func TestBytesBadType(t *testing.T) {
+	t.Parallel()
+	rd, _ := openFile(t, "classic.pdf")
+	u := rd.NewUpdate()
+	u.Add(Dict{"X": struct{}{}})
+	if _, err := u.Bytes(); err == nil {
+		t.Error("an unserialisable value gave no error")
+	}
+}

@@ -128,14 +128,20 @@ func (inc *Increment) Size() int64 { return inc.Base + int64(len(inc.Data)) }
 // Bytes serialises the update: objects, a cross-reference section of the same kind as the newest
 // revision's (a hybrid file gets a table), the trailer, startxref and %%EOF. When the update holds the
 // placeholders, the ByteRange is filled in already: [0, '<', just past '>', rest].
-func (u *Update) Bytes() (*Increment, error) {
+func (u *Update) Bytes() (inc *Increment, err error) {
+	// A value of a type PDF cannot hold is a programming error in the caller; report it, never crash.
+	defer func() {
+		if r := recover(); r != nil {
+			inc, err = nil, fmt.Errorf("pdf: %v", r)
+		}
+	}()
 	rd := u.rd
 	last := rd.Last()
 	kind := last.Kind
 	if kind == XRefHybrid {
 		kind = XRefTable
 	}
-	inc := &Increment{Base: rd.size, Kind: kind, ContentsPos: -1, ContentsEnd: -1}
+	inc = &Increment{Base: rd.size, Kind: kind, ContentsPos: -1, ContentsEnd: -1}
 	est := 4096
 	for _, p := range u.objs {
 		if st, ok := p.obj.(*Stream); ok {
