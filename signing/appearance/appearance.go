@@ -32,7 +32,7 @@ import (
 )
 
 // maxImagePixels bounds a signature or seal image (a real-size seal at 300 dpi is ~450×450).
-const maxImagePixels = 4096 * 4096
+const maxImagePixels = 2048 * 2048
 
 // LoadPNG reads a PNG image (signature or seal).
 func LoadPNG(path string) (image.Image, error) {
@@ -50,7 +50,7 @@ func DecodePNG(b []byte) (image.Image, error) {
 		return nil, apperr.Wrap(apperr.Invalid, "appearance_image", "the signature image is not a PNG", err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxImagePixels {
-		return nil, apperr.New(apperr.Invalid, "appearance_image", "the signature image is empty or too large (at most 4096×4096 pixels)")
+		return nil, apperr.New(apperr.Invalid, "appearance_image", "the signature image is empty or too large (at most 2048×2048 pixels)")
 	}
 	img, err := png.Decode(bytes.NewReader(b))
 	if err != nil {
