@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,25 @@ type node struct {
 	demo  web.Demo
 	roots *x509.CertPool
 	web   *web.Handler
+	api   *api.Server
+	mount *swapHandler
+}
+
+// swapHandler lets a test replace the console after the server started (the browser test needs the
+// server's URL for the agent, and the agent's URL for the console).
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+
+func (n *node) swap(h *web.Handler) {
+	var x http.Handler = h
+	n.web = h
+	n.mount.h.Store(&x)
+}
+
+func apiOf(t *testing.T, n *node) *api.Server {
+	t.Helper()
+	return n.api
 }
 
 func newNode(t *testing.T, cfg web.Config) *node {
@@ -61,7 +81,9 @@ func newNode(t *testing.T, cfg web.Config) *node {
 	if n.web, err = web.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	a.Handle("/ui/", n.web)
+	n.api, n.mount = a, &swapHandler{}
+	n.swap(n.web)
+	a.Handle("/ui/", n.mount)
 	n.srv = httptest.NewServer(a)
 	t.Cleanup(n.srv.Close)
 	return n

@@ -39,7 +39,8 @@ var labels = map[string]map[string]string{
 		"incoming.file": "Lưu hồ sơ", "incoming.return": "Trả lại nơi gửi", "incoming.refuse": "Từ chối xử lý",
 		"outgoing.draft": "Tạo dự thảo", "outgoing.submit": "Trình duyệt", "outgoing.review": "Xem xét dự thảo",
 		"outgoing.send_to_leader": "Trình ký", "outgoing.sign": "Ký số", "outgoing.issue": "Cấp số, phát hành",
-		"outgoing.dispatch": "Gửi đi", "outgoing.delivery_status": "Trạng thái gửi nhận", "outgoing.dispatch_refused": "Từ chối gửi (văn bản mật)",
+		"outgoing.dispatch": "Gửi đi", "outgoing.sign_prepare": "Chuẩn bị ký số (USB token)", "outgoing.sign_complete": "Hoàn tất ký số",
+		"outgoing.sign_ticket": "Cấp phiếu ký qua dịch vụ ký số", "outgoing.sign_upload": "Nhận bản ký từ dịch vụ ký số", "outgoing.delivery_status": "Trạng thái gửi nhận", "outgoing.dispatch_refused": "Từ chối gửi (văn bản mật)",
 	},
 }
 
