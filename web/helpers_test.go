@@ -42,7 +42,9 @@ type node struct {
 // server's URL for the agent, and the agent's URL for the console).
 type swapHandler struct{ h atomic.Pointer[http.Handler] }
 
-func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
 
 func (n *node) swap(h *web.Handler) {
 	var x http.Handler = h

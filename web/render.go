@@ -40,7 +40,9 @@ var labels = map[string]map[string]string{
 		"outgoing.draft": "Tạo dự thảo", "outgoing.submit": "Trình duyệt", "outgoing.review": "Xem xét dự thảo",
 		"outgoing.send_to_leader": "Trình ký", "outgoing.sign": "Ký số", "outgoing.issue": "Cấp số, phát hành",
 		"outgoing.dispatch": "Gửi đi", "outgoing.sign_prepare": "Chuẩn bị ký số (USB token)", "outgoing.sign_complete": "Hoàn tất ký số",
-		"outgoing.sign_ticket": "Cấp phiếu ký qua dịch vụ ký số", "outgoing.sign_upload": "Nhận bản ký từ dịch vụ ký số", "outgoing.delivery_status": "Trạng thái gửi nhận", "outgoing.dispatch_refused": "Từ chối gửi (văn bản mật)",
+		"outgoing.sign_ticket": "Cấp phiếu ký qua dịch vụ ký số", "outgoing.sign_upload": "Nhận bản ký từ dịch vụ ký số",
+		"outgoing.sign_download": "Dịch vụ ký số tải văn bản", "outgoing.sign_refused": "Từ chối chữ ký",
+		"outgoing.sign_upload_refused": "Từ chối bản ký tải lên", "outgoing.delivery_status": "Trạng thái gửi nhận", "outgoing.dispatch_refused": "Từ chối gửi (văn bản mật)",
 	},
 }
 
