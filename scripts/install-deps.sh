@@ -14,6 +14,7 @@ have openssl || need+=(openssl)
 have certutil || need+=(libnss3-tools)
 [ -e /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf ] || need+=(fonts-liberation)
 have gcc || need+=(gcc)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages; run: sudo apt-get install -y ${need[*]}" >&2
