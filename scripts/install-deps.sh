@@ -12,7 +12,9 @@ have pdfsig || need+=(poppler-utils)
 have qpdf || need+=(qpdf)
 have openssl || need+=(openssl)
 have certutil || need+=(libnss3-tools)
-[ -e /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf ] || need+=(fonts-liberation)
+# fonts-liberation2: the 1.07 fonts of fonts-liberation lack ơ, ư and precomposed Vietnamese letters
+[ -e /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf ] || need+=(fonts-liberation2)
+have runuser || need+=(util-linux)
 have gcc || need+=(gcc)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
