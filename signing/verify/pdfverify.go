@@ -401,6 +401,8 @@ func (v *validator) checkSignature(ctx context.Context, rd *pdf.Reader, r io.Rea
 		} else {
 			rep.add("PDF_SIG_DICT", OK, "")
 		}
+	case "adbe.pkcs7.sha1", "adbe.x509.rsa_sha1":
+		rep.fail("PDF_SIG_DICT", Indeterminate, CryptoConstraintsFailure, "/SubFilter /"+string(s.SubFilter)+" relies on SHA-1, which is no longer accepted for signatures")
 	case "":
 		rep.fail("PDF_SIG_DICT", TotalFailed, FormatFailure, "the signature dictionary has no /SubFilter")
 	default:
@@ -410,6 +412,9 @@ func (v *validator) checkSignature(ctx context.Context, rd *pdf.Reader, r io.Rea
 		f.cert = isCertification(rd, len(rd.Revisions())-1, d)
 	}
 	f.lock = fieldLocks(rd, s)
+	if rep.Indication != TotalPassed {
+		return rep, f // a dictionary we cannot interpret: nothing further is meaningful
+	}
 
 	br, ok := checkByteRange(&rep, rd, r, size, s)
 	if !ok {
