@@ -21,6 +21,7 @@ import (
 
 	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/signing/agent"
+	"github.com/lienthong/lienthong/signing/cms/tsp"
 	"github.com/lienthong/lienthong/signing/remote"
 	"github.com/lienthong/lienthong/signing/verify"
 	"github.com/lienthong/lienthong/workflow/api"
@@ -33,10 +34,12 @@ import (
 //	                          government CA roots); unset: chains are not checked (a warning is logged)
 //	LIENTHONG_PUBLIC_URL      https://... as leaders' PCs reach the server (for the signing service URLs)
 //	LIENTHONG_SIGNING_TTL     lifetime of a prepared signature or file ticket (Go duration, default 5m)
+//	LIENTHONG_SIGNING_TSA     RFC 3161 timestamp authority URL: signatures become PAdES B-T
 const (
 	envSigningRoots = "LIENTHONG_SIGNING_ROOTS"
 	envPublicURL    = "LIENTHONG_PUBLIC_URL"
 	envSigningTTL   = "LIENTHONG_SIGNING_TTL"
+	envSigningTSA   = "LIENTHONG_SIGNING_TSA"
 )
 
 func init() {
@@ -62,6 +65,12 @@ func startRemoteSigning(_ context.Context, d *serveDeps) (func(context.Context) 
 			return nil, fmt.Errorf("%s must be a duration between 30s and 1h, e.g. 5m", envSigningTTL)
 		}
 		cfg.TTL = ttl
+	}
+	if u := os.Getenv(envSigningTSA); u != "" {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return nil, fmt.Errorf("%s must be an http(s) URL", envSigningTSA)
+		}
+		cfg.TSA = (&tsp.Client{URL: u}).Timestamp
 	}
 	d.API.SetRemoteSigning(remote.New(d.Service, cfg), api.RemoteSigningOptions{PublicURL: os.Getenv(envPublicURL)})
 	return nil, nil

@@ -27,6 +27,7 @@ import (
 	"github.com/lienthong/lienthong/internal/pgtest"
 	"github.com/lienthong/lienthong/migrations"
 	"github.com/lienthong/lienthong/signing/agent"
+	"github.com/lienthong/lienthong/signing/cms/tsp/tsptest"
 	"github.com/lienthong/lienthong/signing/remote"
 	"github.com/lienthong/lienthong/signing/verify"
 	"github.com/lienthong/lienthong/workflow"
@@ -70,7 +71,11 @@ var classicPDF = func() []byte {
 	return b
 }()
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { t.Helper(); return setupWith(t, nil) }
+
+// setupWith lets a test adjust the remote signing configuration (a TSA, more roots) before the
+// server starts.
+func setupWith(t *testing.T, adjust func(*remote.Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
@@ -117,7 +122,11 @@ func setup(t *testing.T) *bundle {
 	b.roots = x509.NewCertPool()
 	b.roots.AddCert(b.ca.Cert)
 
-	rs := remote.New(b.wf, remote.Config{Roots: b.roots, Now: b.clock.Now, Reason: "Phê duyệt", Location: "Tây Ninh"})
+	cfg := remote.Config{Roots: b.roots, Now: b.clock.Now, Reason: "Phê duyệt", Location: "Tây Ninh"}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	rs := remote.New(b.wf, cfg)
 	a := api.New(api.Deps{Service: b.wf})
 	a.SetRemoteSigning(rs, api.RemoteSigningOptions{})
 	b.srv = httptest.NewServer(a)
@@ -495,4 +504,33 @@ func TestTwoServerProcesses(t *testing.T) {
 	if doc.State != workflow.StSigned || n != 1 {
 		t.Fatalf("state %s with %d signed versions, want signed with exactly one", doc.State, n)
 	}
+}
+
+// TestTimestampedCompletion: with a TSA configured, complete adds an RFC 3161 signature timestamp at
+// once (PAdES B-T); the result verifies with our verifier and pdfsig.
+func TestTimestampedCompletion(t *testing.T) {
+	t.Parallel()
+	tsa, err := tsptest.New(tsptest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	b := setupWith(t, func(c *remote.Config) {
+		c.TSA = tsa.Client().Timestamp
+		c.Roots.AddCert(tsa.Root.Cert)
+	})
+	d := b.draft(t, true)
+	prep, cert := b.prepare(t, d.ID)
+	sig := b.agentSign(t, prep)
+	var done remote.Completed
+	b.call(t, 200, "POST", "/api/v1/signing/sessions/"+prep.ID+"/complete", "leader", remote.CompleteRequest{Certificate: cert, Signature: sig}, &done)
+	if done.Verification.Level != "B-T" || tsa.Requests() != 1 {
+		t.Fatalf("verification %+v, TSA requests %d", done.Verification, tsa.Requests())
+	}
+	signed := b.download(t, done.SignedSHA256)
+	rep, err := verify.PDF(context.Background(), bytes.NewReader(signed), int64(len(signed)), verify.Options{Roots: b.roots})
+	if err != nil || !rep.Valid || rep.Signatures[0].TimestampTime == nil {
+		t.Fatalf("our verifier: %v %+v", err, rep)
+	}
+	checkPdfsig(t, signed, b.ca.Cert)
 }

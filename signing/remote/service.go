@@ -22,6 +22,7 @@ import (
 
 	"github.com/lienthong/lienthong/internal/apperr"
 	"github.com/lienthong/lienthong/signing/appearance"
+	"github.com/lienthong/lienthong/signing/cms"
 	"github.com/lienthong/lienthong/signing/pades"
 	"github.com/lienthong/lienthong/signing/verify"
 	"github.com/lienthong/lienthong/workflow"
@@ -41,6 +42,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Reason and Location go into the signature dictionary when a request gives none.
 	Reason, Location string
+	// TSA, when set, makes signatures PAdES B-T: complete timestamps the signature value at once
+	// (tsp.Client.Timestamp), so the signing time does not rest on the server's claim alone.
+	TSA cms.TimestampFunc
 }
 
 // Service runs remote signing on the document office's database.
@@ -243,6 +247,9 @@ func (s *Service) Prepare(ctx context.Context, p workflow.Principal, id string, 
 		return Prepared{}, err
 	}
 	o := pades.Options{Chain: chain, Now: func() time.Time { return now }, Reason: req.Reason, Location: req.Location}
+	if s.cfg.TSA != nil {
+		o.Level, o.TSA = pades.LevelBT, s.cfg.TSA
+	}
 	if o.Reason == "" {
 		o.Reason = s.cfg.Reason
 	}
@@ -401,8 +408,14 @@ func (s *Service) Complete(ctx context.Context, p workflow.Principal, sessionID 
 	if err != nil {
 		return Completed{}, err
 	}
+	// B-T when a TSA is configured and the session reserved room for its token (it was prepared
+	// with one); otherwise B-B.
+	var tsa cms.TimestampFunc
+	if s.cfg.TSA != nil && int(prep.ContentsEnd-prep.ContentsPos-2)/2 >= cms.MaxSize(prep.Chain, prep.Chain[0].PublicKey, true) {
+		prep.Level, tsa = pades.LevelBT, s.cfg.TSA
+	}
 	var signed bytes.Buffer
-	if _, err := pades.Complete(ctx, prep, bytes.NewReader(data), req.Signature, &signed); err != nil {
+	if _, err := pades.CompleteTimestamped(ctx, prep, bytes.NewReader(data), req.Signature, tsa, &signed); err != nil {
 		if errors.Is(err, pades.ErrSignatureMismatch) {
 			return refuse(ErrSignatureInvalid, "signature_does_not_verify")
 		}
