@@ -79,20 +79,36 @@ func attrBytes(a attr) []byte {
 	return nil
 }
 
+// fakeKeys generates the fakes' RSA and EC keys once per test binary: RSA key generation is the
+// slowest part of these tests and the key's value does not matter to them.
+var fakeKeys = func() func(testing.TB, bool) crypto.Signer {
+	var (
+		once sync.Once
+		rk   *rsa.PrivateKey
+		ek   *ecdsa.PrivateKey
+		err  error
+	)
+	return func(t testing.TB, ec bool) crypto.Signer {
+		once.Do(func() {
+			if rk, err = rsa.GenerateKey(rand.Reader, 2048); err == nil {
+				ek, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ec {
+			return ek
+		}
+		return rk
+	}
+}()
+
 // newFake makes a token "fake" (serial 0001) with PIN 1234 holding key "k" (id 01) and, when withCert,
 // its self-signed certificate. ec picks P-256 over RSA-2048.
 func newFake(t testing.TB, ec, withCert bool) *fakeModule {
 	t.Helper()
-	var signer crypto.Signer
-	var err error
-	if ec {
-		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		signer, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := fakeKeys(t, ec)
 	f := &fakeModule{
 		present: true, slot: 7, pin: "1234",
 		flags:    ckfLoginRequired | ckfUserPINInitialized | ckfTokenInitialized,
