@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,4 +79,25 @@ func dump(rep *verify.Report) string {
 	var b bytes.Buffer
 	rep.WriteText(&b, verify.LangEnglish)
 	return b.String()
+}
+
+func TestSummary(t *testing.T) {
+	env, cases := loadCorpus(t)
+	for _, c := range cases {
+		if c.Name != "genuine/two-signatures" && c.Name != "shadow/hide" {
+			continue
+		}
+		rep := verifyBytes(t, env, c.Data, verify.Options{})
+		en, vi := rep.Summary(verify.LangEnglish), rep.Summary(verify.LangVietnamese)
+		switch c.Name {
+		case "genuine/two-signatures":
+			if en != "2 valid signature(s)" || vi != "2 chữ ký hợp lệ" {
+				t.Fatalf("%q / %q", en, vi)
+			}
+		case "shadow/hide":
+			if !strings.Contains(en, "FORMAT_FAILURE") || !strings.Contains(vi, "Thay đổi sau khi ký") {
+				t.Fatalf("%q / %q", en, vi)
+			}
+		}
+	}
 }

@@ -178,3 +178,39 @@ func (r *Report) WriteText(w io.Writer, lang string) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// Summary is a one-line verdict for a clerk's screen or a log line: how many signatures, and for an
+// invalid file the first reason (for example "signature 1 (Signature1): TOTAL_FAILED/FORMAT_FAILURE:
+// 1 disallowed change(s) after this signature; ...").
+func (r *Report) Summary(lang string) string {
+	t := func(en, vi string) string { return phrase{en, vi}.in(lang) }
+	if r.Valid {
+		return fmt.Sprintf(t("%d valid signature(s)", "%d chữ ký hợp lệ"), len(r.Signatures))
+	}
+	for _, p := range r.Problems {
+		if lang != LangEnglish {
+			if vi, ok := problemText[p]; ok {
+				return vi
+			}
+		}
+		return p
+	}
+	for _, s := range r.Signatures {
+		if s.Indication == TotalPassed {
+			continue
+		}
+		reason := ""
+		for _, c := range s.Checks {
+			if c.Status == Failed {
+				title := c.ID
+				if ph, ok := checkTitles[c.ID]; ok {
+					title = ph.in(lang)
+				}
+				reason = title + ": " + c.Detail
+				break
+			}
+		}
+		return fmt.Sprintf("%s %d (%s): %s/%s: %s", t("signature", "chữ ký"), s.Index+1, s.Field, s.Indication, s.SubIndication, reason)
+	}
+	return t("not valid", "không hợp lệ")
+}
