@@ -298,7 +298,7 @@ func insertFiles(ctx context.Context, tx pgx.Tx, table, docID string, files []Fi
 
 func overdue(state string, deadline, due *time.Time, now time.Time) bool {
 	switch state {
-	case StDone, StFiled, StReturned:
+	case StDone, StFiled, StReturned, StRecalled:
 		return false
 	}
 	d := deadline
@@ -458,7 +458,7 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-var incomingStates = []string{StReceived, StRegistered, StPresented, StAssigned, StProcessing, StDone, StFiled, StReturned}
+var incomingStates = []string{StReceived, StRegistered, StPresented, StAssigned, StProcessing, StDone, StFiled, StReturned, StRecalled}
 
 // ListIncoming pages the caller's organisation's incoming documents, newest first. Specialists see only
 // what is assigned to them or their department.
@@ -479,7 +479,7 @@ func (s *Service) ListIncoming(ctx context.Context, p Principal, q ListQuery) (P
 	rows, err := s.pool.Query(ctx, `SELECT `+incomingCols+` FROM incoming_doc d
 		WHERE d.org_id = $1 AND ($2::uuid IS NULL OR d.id < $2)
 		AND ($3 = '' OR d.state = $3)
-		AND (NOT $4 OR (coalesce(d.deadline, d.due_date) < $5 AND d.state NOT IN ('done', 'filed', 'returned')))
+		AND (NOT $4 OR (coalesce(d.deadline, d.due_date) < $5 AND d.state NOT IN ('done', 'filed', 'returned', 'recalled')))
 		AND (NOT $6 OR d.lead_user_id = $7 OR (d.lead_user_id IS NULL AND d.lead_department_id = $8) OR $8 = ANY (d.coord_department_ids))
 		AND d.search_text LIKE ALL ($9::text[])
 		ORDER BY d.id DESC LIMIT $10`,

@@ -23,7 +23,7 @@ const (
 	StDispatched = "dispatched"
 )
 
-var outgoingStates = []string{StDraft, StInReview, StApproved, StSigned, StIssued, StDispatched}
+var outgoingStates = []string{StDraft, StInReview, StApproved, StSigned, StIssued, StDispatched, StRecalled}
 
 // OutgoingIn is a draft.
 type OutgoingIn struct {

@@ -148,6 +148,9 @@ func (s *Service) IncomingRegister(ctx context.Context, p Principal, per Period)
 		if state == StReturned {
 			x.Notes = joinNonEmpty("; ", x.Notes, "Trả lại: "+reason)
 		}
+		if state == StRecalled {
+			x.Notes = joinNonEmpty("; ", x.Notes, "Thu hồi: "+reason)
+		}
 		return x, err
 	})
 }
@@ -188,7 +191,7 @@ func (s *Service) OutgoingRegister(ctx context.Context, p Principal, per Period)
 
 var progressVI = map[string]string{
 	StRegistered: "Đã vào sổ", StPresented: "Đang trình", StAssigned: "Đã giao", StProcessing: "Đang giải quyết",
-	StDone: "Đã giải quyết", StFiled: "Đã lưu hồ sơ", StReturned: "Đã trả lại",
+	StDone: "Đã giải quyết", StFiled: "Đã lưu hồ sơ", StReturned: "Đã trả lại", StRecalled: "Đã thu hồi",
 }
 
 // TrackingRegister lists the tracking register (documents with a deadline) for a period.

@@ -142,6 +142,15 @@ func (s *Server) routesWorkflow() {
 		d, err := s.svc.IssueOutgoing(r.Context(), p, r.PathValue("id"))
 		s.reply(w, r, http.StatusOK, d, err)
 	})
+	s.HandleAuth("POST /api/v1/outgoing/{id}/recall", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
+		var in workflow.Action
+		if err := s.decode(w, r, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		d, err := s.svc.RecallOutgoing(r.Context(), p, r.PathValue("id"), in)
+		s.reply(w, r, http.StatusOK, d, err)
+	})
 	s.HandleAuth("POST /api/v1/outgoing/{id}/dispatch", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
 		var in workflow.DispatchTo
 		if err := s.decode(w, r, &in); err != nil {
