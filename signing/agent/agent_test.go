@@ -244,3 +244,16 @@ func FuzzNormalizeOrigin(f *testing.F) {
 		}
 	})
 }
+
+func TestConfirmationText(t *testing.T) {
+	t.Parallel()
+	c := agent.Confirmation{Action: "sign", Origin: page, Token: "leadertoken (1234)", Subject: "CN=Nguyễn Văn A",
+		Digest: "abcd", Summary: &agent.Summary{Number: "05/QĐ-UBND", DocumentType: "Quyết định", Subject: "Về việc thử",
+			Organisation: "UBND tỉnh Tây Ninh", FileName: "qd.pdf", DocumentSHA256: "18c9e818"}}
+	text := c.Text()
+	for _, want := range []string{page, "05/QĐ-UBND", "Về việc thử", "UBND tỉnh Tây Ninh", "18c9e818", "CN=Nguyễn Văn A", "abcd", "KÝ SỐ"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the confirmation does not show %q:\n%s", want, text)
+		}
+	}
+}
