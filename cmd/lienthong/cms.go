@@ -232,22 +232,23 @@ func runCMSVerify(ctx context.Context, e env, args []string) int {
 	fs.Usage = func() { fmt.Fprint(e.Stderr, cmsVerifyUsage); fs.PrintDefaults() }
 	var f verifyFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := verifyParseArgs(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() != 2 {
+	if len(pos) != 2 {
 		fs.Usage()
 		return exitUsage
 	}
-	o, err := f.options(fs.Arg(0))
+	o, err := f.options(pos[0])
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "lienthong cms verify:", err)
 		return exitUsage
 	}
-	sig, err := os.ReadFile(fs.Arg(1))
+	sig, err := os.ReadFile(pos[1])
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "lienthong cms verify: cannot read the signature:", err)
 		return exitUsage
@@ -256,7 +257,7 @@ func runCMSVerify(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.Stderr, "lienthong cms verify: the signature file is too large to be a CMS signature")
 		return exitUsage
 	}
-	content, err := os.Open(fs.Arg(0))
+	content, err := os.Open(pos[0])
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "lienthong cms verify: cannot open the file:", err)
 		return exitUsage

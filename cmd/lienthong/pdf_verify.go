@@ -98,17 +98,18 @@ func runPDFVerify(ctx context.Context, e env, args []string) int {
 	fs.Usage = func() { fmt.Fprint(e.Stderr, pdfVerifyUsage); fs.PrintDefaults() }
 	var f verifyFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := verifyParseArgs(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return exitUsage
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	o, err := f.options(path)
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "lienthong pdf verify:", err)
@@ -131,6 +132,26 @@ func runPDFVerify(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	return f.printReport(e, rep)
+}
+
+// verifyParseArgs parses flags wherever they appear among the positional arguments
+// ("pdf verify FILE.pdf --json" as well as "pdf verify --json FILE.pdf"); "--" ends the flags.
+func verifyParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 // userMessage prefers the clerk-safe detail of an apperr.

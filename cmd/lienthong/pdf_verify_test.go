@@ -75,6 +75,10 @@ func TestPDFVerifyCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.Valid || rep.Signatures[0].Level != "B-T" {
 		t.Fatalf("json: exit %d err %v\n%s", code, err, out)
 	}
+	// Flags after the file name work too.
+	if code, out, _ = runVerifyCLI(t, "pdf", "verify", genuine, "--trust", roots, "--json"); code != 0 || !strings.HasPrefix(out, "{") {
+		t.Fatalf("flags after the file: exit %d\n%s", code, out)
+	}
 	// LIENTHONG_TRUST stands in for --trust.
 	t.Setenv("LIENTHONG_TRUST", roots)
 	if code, out, _ = runVerifyCLI(t, "pdf", "verify", genuine); code != 0 {
