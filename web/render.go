@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -144,12 +145,13 @@ func deref[T any](p *T) T {
 }
 
 var funcs = template.FuncMap{
-	"label":  label,
-	"date":   vnDate,
-	"time":   vnTime,
-	"iso":    isoDate,
-	"deref":  func(p *int) int { return deref(p) },
-	"derefs": func(p *string) string { return deref(p) },
+	"label":   label,
+	"pathesc": url.PathEscape,
+	"date":    vnDate,
+	"time":    vnTime,
+	"iso":     isoDate,
+	"deref":   func(p *int) int { return deref(p) },
+	"derefs":  func(p *string) string { return deref(p) },
 	"size": func(n int64) string {
 		switch {
 		case n >= 1<<20:

@@ -191,6 +191,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /ui/outgoing/{id}/{action}", h.auth(h.post(h.outgoingAction)))
 
 	m.HandleFunc("GET /ui/files/{sha256}", h.auth(h.file))
+	// The same with the file's name last, so the browser's PDF viewer shows it as the title.
+	m.HandleFunc("GET /ui/files/{sha256}/{name}", h.auth(h.file))
 	// The signing page's JSON calls, forwarded to the node's API with the user's token.
 	m.HandleFunc("POST /ui/api/outgoing/{id}/signing/prepare", h.auth(h.post(h.forward)))
 	m.HandleFunc("POST /ui/api/signing/sessions/{session}/complete", h.auth(h.post(h.forward)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -82,6 +83,26 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	d, _ := n.svc.GetIncoming(context.Background(), n.demo.Users["clerk"], id)
 	if d.State != workflow.StReceived {
 		t.Fatalf("a refused request changed the document: %s", d.State)
+	}
+	// The page's signing calls (JSON, forwarded to the API) need the CSRF header too.
+	prep := n.srv.URL + "/ui/api/outgoing/" + n.demo.ToSign + "/signing/prepare"
+	req, _ = http.NewRequest(http.MethodPost, prep, strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := b.c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("signing call without CSRF header: %v %v", resp.StatusCode, err)
+	}
+	req, _ = http.NewRequest(http.MethodPost, prep, strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", b.csrf)
+	resp, err = b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Forwarded as the clerk: the API's own role check answers.
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") || !strings.Contains(string(pb), "lãnh đạo") {
+		t.Fatalf("forwarded signing call as a clerk: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), pb)
 	}
 	// Sign out: the session is gone on the server.
 	if code, loc, _ := b.post("/ui/logout", nil); code != http.StatusSeeOther || loc != "/ui/login" {
