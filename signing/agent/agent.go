@@ -406,8 +406,12 @@ func (a *Agent) certificate(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ok, err := a.cfg.Prompter.Confirm(r.Context(), Confirmation{Action: "certificate", Origin: r.Header.Get("Origin"), Token: ref.TokenSerial,
-		Subject: "(khoá / key " + ref.KeyID + ")"})
+	token, subject := ref.TokenSerial, "(khoá / key "+ref.KeyID+")"
+	if info, ok := a.lookup(r.Context(), ref); ok {
+		token, subject = info.TokenLabel+" ("+info.TokenSerial+")", info.Subject
+	}
+	ok, err := a.cfg.Prompter.Confirm(r.Context(), Confirmation{Action: "certificate", Origin: r.Header.Get("Origin"), Token: token,
+		Subject: subject})
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -426,6 +430,25 @@ func (a *Agent) certificate(w http.ResponseWriter, r *http.Request) {
 	c := k.Certificate()
 	writeJSON(w, http.StatusOK, map[string]any{"certificate": c.Raw, "subject": c.Subject.String(),
 		"serial": hex.EncodeToString(c.SerialNumber.Bytes()), "not_after": c.NotAfter, "token_label": k.TokenLabel()})
+}
+
+// lookup finds the public description of a certificate on the tokens (no PIN), to show the leader.
+func (a *Agent) lookup(ctx context.Context, ref KeyRef) (CertInfo, bool) {
+	toks, err := hsm.ListTokens(ctx, a.cfg.Module, hsm.ListOptions{Objects: true})
+	if err != nil {
+		return CertInfo{}, false
+	}
+	for _, t := range toks {
+		if t.Serial != ref.TokenSerial {
+			continue
+		}
+		for _, o := range t.Objects {
+			if o.Class == "cert" && strings.EqualFold(hex.EncodeToString(o.ID), ref.KeyID) {
+				return CertInfo{TokenLabel: t.Label, TokenSerial: t.Serial, Label: o.Label, KeyID: ref.KeyID, Subject: o.Subject, NotAfter: o.NotAfter}, true
+			}
+		}
+	}
+	return CertInfo{}, false
 }
 
 // Summary is the document summary the server returned from prepare (shown to the leader).
@@ -485,6 +508,14 @@ func (a *Agent) sign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cert := k.Certificate()
+	// The server prepared for one certificate; signing its digest with another key could only fail
+	// later, so say so now.
+	if cs := req.Summary.CertSerial; cs != "" && !strings.EqualFold(cs, hex.EncodeToString(cert.SerialNumber.Bytes())) {
+		a.keep(req.KeyRef, k, a.cfg.KeyCache)
+		a.fail(w, apperr.New(apperr.Invalid, "agent_certificate_mismatch",
+			"Văn bản được chuẩn bị để ký bằng chứng thư số khác / the document was prepared for another certificate"))
+		return
+	}
 	ok, err := a.cfg.Prompter.Confirm(r.Context(), Confirmation{Action: "sign", Origin: r.Header.Get("Origin"),
 		Token: k.TokenLabel() + " (" + k.TokenSerial() + ")", Subject: cert.Subject.String(), Summary: req.Summary, Digest: hex.EncodeToString(req.Digest)})
 	if err != nil || !ok {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lienthong/lienthong/hsm"
@@ -163,6 +164,20 @@ func TestConfig(t *testing.T) {
 
 type declining struct{ agent.Auto }
 
+// recording confirms and remembers what the leader was shown.
+type recording struct {
+	agent.Auto
+	mu   sync.Mutex
+	seen []agent.Confirmation
+}
+
+func (r *recording) Confirm(_ context.Context, c agent.Confirmation) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, c)
+	return true, nil
+}
+
 func (declining) Confirm(context.Context, agent.Confirmation) (bool, error) { return false, nil }
 
 // TestTokenErrors: with a SoftHSM token, the leader's words for a wrong PIN, a missing token, a refusal.
@@ -202,6 +217,23 @@ func TestTokenErrors(t *testing.T) {
 			t.Fatalf("%d %v", a.status, a.body)
 		}
 	})
+	t.Run("ok/the-leader-sees-the-certificate-and-the-document", func(t *testing.T) {
+		rec := &recording{}
+		srv := newAgent(t, agent.Config{Module: tok.Store.Module, PINSource: "file:" + tok.PINFile, Prompter: rec})
+		if a := call(t, srv, "POST", "/v1/certificate", page, nil, ref); a.status != 200 {
+			t.Fatalf("%d %v", a.status, a.body)
+		}
+		attrs := []byte{0x31, 0x03, 0x02, 0x01, 0x00}
+		sum := sha256.Sum256(attrs)
+		if a := call(t, srv, "POST", "/v1/sign", page, nil, map[string]any{"token_serial": tok.Serial, "key_id": "20", "digest": sum[:],
+			"signed_attributes": attrs, "summary": map[string]any{"number": "07/QĐ-UBND", "subject": "Về việc xem trước"}}); a.status != 200 {
+			t.Fatalf("%d %v", a.status, a.body)
+		}
+		if len(rec.seen) != 2 || !strings.Contains(rec.seen[0].Subject, "Lãnh đạo") || rec.seen[0].Origin != page ||
+			rec.seen[1].Summary == nil || rec.seen[1].Summary.Number != "07/QĐ-UBND" || !strings.Contains(rec.seen[1].Subject, "Lãnh đạo") {
+			t.Fatalf("the leader was shown %+v", rec.seen)
+		}
+	})
 	t.Run("ok/list-and-sign-only-attribute-digests", func(t *testing.T) {
 		srv := newAgent(t, agent.Config{Module: tok.Store.Module, PINSource: "file:" + tok.PINFile})
 		a := call(t, srv, "GET", "/v1/certificates", page, nil, nil)
@@ -214,6 +246,10 @@ func TestTokenErrors(t *testing.T) {
 			"signed_attributes": attrs, "summary": map[string]any{"number": "01/QĐ-UBND", "subject": "Thử"}}
 		if a = call(t, srv, "POST", "/v1/sign", page, nil, req); a.status != 200 || a.body["signature"] == nil {
 			t.Fatalf("sign: %d %v", a.status, a.body)
+		}
+		req["summary"] = map[string]any{"number": "01/QĐ-UBND", "certificate_serial": "0badc0de"}
+		if a = call(t, srv, "POST", "/v1/sign", page, nil, req); a.status != 400 || a.body["code"] != "agent_certificate_mismatch" {
+			t.Fatalf("summary for another certificate: %d %v", a.status, a.body)
 		}
 		other := sha256.Sum256([]byte("an arbitrary value chosen by a page"))
 		req["digest"] = other[:]
