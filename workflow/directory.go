@@ -478,3 +478,36 @@ func itoa(n int64) string {
 	}
 	return string(b[i:])
 }
+
+// RotateToken revokes every token of a user and returns a new one (a lost or leaked token). Revoked
+// tokens stop working at once for new lookups and within the cache TTL for this process.
+func (s *Service) RotateToken(ctx context.Context, by Principal, userID int64) (string, error) {
+	var token string
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		var org int64
+		err := tx.QueryRow(ctx, `SELECT org_id FROM app_user WHERE id = $1 AND active FOR UPDATE`, userID).Scan(&org)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("người dùng")
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE api_token SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, s.now()); err != nil {
+			return dbErr(err)
+		}
+		if token, err = s.issueToken(ctx, tx, userID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, Event{Actor: by, Action: "user.token_rotated", OrgID: org, Detail: map[string]any{"user_id": userID}})
+	})
+	if err == nil {
+		s.auth.clear()
+	}
+	return token, err
+}
+
+func (c *authCache) clear() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+}

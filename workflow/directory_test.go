@@ -96,3 +96,27 @@ func TestTokens(t *testing.T) {
 	_, _, err = b.svc.AddUser(ctx, b.admin, workflow.NewUser{OrgCode: b.org.Code, Name: "x", Role: "clerk", DepartmentCode: "NOPE"})
 	wantKind(t, err, apperr.Invalid)
 }
+
+func TestRotateToken(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workflow.Config{})
+	ctx := context.Background()
+	u, old, err := b.svc.AddUser(ctx, b.admin, workflow.NewUser{OrgCode: b.org.Code, Name: "x", Role: "clerk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.Authenticate(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := b.svc.RotateToken(ctx, b.admin, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.svc.Authenticate(ctx, old)
+	wantKind(t, err, apperr.Unauthorized)
+	if p, err := b.svc.Authenticate(ctx, fresh); err != nil || p.UserID != u.ID {
+		t.Fatalf("new token: %+v %v", p, err)
+	}
+	_, err = b.svc.RotateToken(ctx, b.admin, 424242)
+	wantKind(t, err, apperr.NotFound)
+}

@@ -10,6 +10,27 @@ import (
 
 func init() {
 	register(command{name: "user add", summary: "add a user: --org CODE --name NAME --role clerk|leader|specialist|admin; last line is the API token", run: runUserAdd})
+	register(command{name: "user token", summary: "revoke a user's tokens and print a new one: --id N (last line is the token)", run: runUserToken})
+}
+
+func runUserToken(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("user token", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	id := fs.Int64("id", 0, "user id (printed by user add)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *id <= 0 || fs.NArg() > 0 {
+		fmt.Fprintln(e.Stderr, "usage: lienthong user token --id N")
+		return exitUsage
+	}
+	return withService(ctx, e, "user token", func(s *workflow.Service) error {
+		token, err := s.RotateToken(ctx, workflow.System("cli"), *id)
+		if err == nil {
+			fmt.Fprintf(e.Stdout, "user %d: previous tokens revoked\n%s\n", *id, token)
+		}
+		return err
+	})
 }
 
 func runUserAdd(ctx context.Context, e env, args []string) int {

@@ -53,10 +53,19 @@ func TestWorkflowCommands(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(lines[len(lines)-1], "lt_") {
 		t.Fatalf("user add: %d %q %s", code, out, errs)
 	}
+	oldToken := lines[len(lines)-1]
+	code, out, _ = runLT(t, "user", "token", "--id", strings.Fields(lines[0])[1])
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || !strings.HasPrefix(lines[len(lines)-1], "lt_") || lines[len(lines)-1] == oldToken {
+		t.Fatalf("user token: %d %q", code, out)
+	}
+	if code, _, _ := runLT(t, "user", "token", "--id", "999"); code != exitNo {
+		t.Fatalf("token for unknown user: %d", code)
+	}
 	if code, _, _ := runLT(t, "user", "add", "--org", "000.00.00.H53", "--name", "x", "--role", "boss"); code != exitUsage {
 		t.Fatalf("bad role: %d", code)
 	}
-	if code, out, _ := runLT(t, "audit", "verify"); code != 0 || !strings.HasPrefix(out, "ok: 2 records") {
+	if code, out, _ := runLT(t, "audit", "verify"); code != 0 || !strings.HasPrefix(out, "ok: 3 records") {
 		t.Fatalf("audit verify: %d %s", code, out)
 	}
 	if code, out, _ := runLT(t, "audit", "verify", "--expect-head", strings.Repeat("ab", 32)); code != exitNo {
