@@ -258,6 +258,66 @@ func (h *Handler) incomingAction(w http.ResponseWriter, r *http.Request, q req) 
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// incomingNew is the clerk's form for a paper (or e-mailed) document.
+func (h *Handler) incomingNew(w http.ResponseWriter, r *http.Request, q req) {
+	orgs, _ := h.svc.ListOrgs(r.Context(), "", "")
+	h.render(w, r, http.StatusOK, "incoming_new", &q, map[string]any{"Title": "Vào sổ văn bản đến", "Orgs": orgs, "DocTypes": docTypes})
+}
+
+func (h *Handler) incomingCreate(w http.ResponseWriter, r *http.Request, q req) {
+	if r.MultipartForm == nil {
+		h.errorPage(w, r, &q.p, http.StatusBadRequest, "Hãy gửi biểu mẫu kèm tệp (multipart/form-data).")
+		return
+	}
+	f := r.MultipartForm
+	v := func(k string) string {
+		if x := f.Value[k]; len(x) > 0 {
+			return strings.TrimSpace(x[0])
+		}
+		return ""
+	}
+	in := workflow.IncomingIn{CodeNumber: v("code_number"), CodeNotation: v("code_notation"), DocumentType: v("document_type"),
+		Subject: v("subject"), Urgency: v("urgency"), Secrecy: v("secrecy"), IsCopy: v("is_copy") == "1",
+		Sender: workflow.Party{Name: v("sender_name")}}
+	if c := v("sender_code"); c != "" {
+		o, err := h.svc.LookupOrg(r.Context(), c)
+		if err != nil {
+			h.fail(w, r, &q.p, err)
+			return
+		}
+		in.Sender = workflow.Party{Code: o.Code, Name: o.Name}
+	}
+	var err error
+	if in.PromulgationDate, err = parseVNDate("Ngày ban hành", v("promulgation_date")); err == nil {
+		in.DueDate, err = parseVNDate("Hạn trả lời", v("due_date"))
+	}
+	if err != nil {
+		h.fail(w, r, &q.p, err)
+		return
+	}
+	for _, fh := range f.File["file"] {
+		if fh.Filename == "" {
+			continue
+		}
+		fi, err := readPart(fh, 50<<20)
+		if err != nil {
+			h.fail(w, r, &q.p, err)
+			return
+		}
+		in.Files = append(in.Files, fi)
+	}
+	d, err := h.svc.RegisterIncoming(r.Context(), q.p, in)
+	if err != nil {
+		h.fail(w, r, &q.p, err)
+		return
+	}
+	msg := "registered"
+	if len(d.Warnings) > 0 {
+		msg = "registered_dup"
+	}
+	http.Redirect(w, r, "/ui/incoming/"+d.ID+"?msg="+msg, http.StatusSeeOther)
+}
+
 // queue is the leader's desk: documents waiting for an assignment, drafts to approve and to sign.
 func (h *Handler) queue(w http.ResponseWriter, r *http.Request, q req) {
 	ctx := r.Context()

@@ -179,6 +179,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
 
 	m.HandleFunc("GET /ui/incoming", h.auth(h.incomingList))
+	m.HandleFunc("GET /ui/incoming/new", h.auth(h.incomingNew))
+	m.HandleFunc("POST /ui/incoming", h.auth(h.post(h.incomingCreate)))
 	m.HandleFunc("GET /ui/incoming/{id}", h.auth(h.incomingView))
 	m.HandleFunc("POST /ui/incoming/{id}/{action}", h.auth(h.post(h.incomingAction)))
 	m.HandleFunc("GET /ui/queue", h.auth(h.queue))

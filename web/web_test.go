@@ -343,3 +343,38 @@ func TestFilesStayInTheOrganisation(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestPaperRegistrationAndDuplicateWarning(t *testing.T) {
+	n := newNode(t, web.Config{})
+	b := n.browser(t)
+	b.login(n.demo.Tokens["clerk"])
+	_, body := b.get("/ui/incoming/new")
+	mustContain(t, body, "Văn phòng Chính phủ (000.00.00.G22)", "Bản quét (PDF)")
+	send := func() (int, string, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for k, v := range map[string]string{"csrf": b.csrf, "sender_code": "000.00.00.G22", "code_number": "301", "code_notation": "VPCP-TH",
+			"promulgation_date": "02/01/2026", "document_type": "Công văn", "subject": "Về việc rà soát thủ tục hành chính", "due_date": "20/01/2099"} {
+			_ = mw.WriteField(k, v)
+		}
+		fw, _ := mw.CreateFormFile("file", "301.pdf")
+		_, _ = fw.Write(demo.MakePDF("301", 2000))
+		_ = mw.Close()
+		resp, err := b.c.Post(n.srv.URL+"/ui/incoming", mw.FormDataContentType(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		rb, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(rb)
+	}
+	code, loc, rb := send()
+	if code != http.StatusSeeOther || !strings.HasSuffix(loc, "msg=registered") {
+		t.Fatalf("paper registration: %d %s %s", code, loc, rb)
+	}
+	_, body = b.get(loc)
+	mustContain(t, body, "Đã vào sổ văn bản đến.", "301/VPCP-TH", "02/01/2026", "20/01/2099", "Văn phòng Chính phủ (000.00.00.G22)")
+	if code, loc, _ = send(); code != http.StatusSeeOther || !strings.HasSuffix(loc, "msg=registered_dup") {
+		t.Fatalf("the same document again: %d %s, want a duplicate warning", code, loc)
+	}
+}
