@@ -70,6 +70,29 @@ func TestPdfsigSignedFilesPass(t *testing.T) {
 			t.Fatalf("pdfsig disagrees on %s:\n%s", name, out)
 		}
 	}
+	// Every shape of the signer's PDF corpus, signed once and twice by pdfsig. pdfsig 22.12 leaves
+	// its new field out of an inline AcroForm's /Fields; the verifier finds it through the page.
+	shapes, _ := filepath.Glob("../../testdata/pdf/*.pdf")
+	for _, in := range shapes {
+		name := strings.TrimSuffix(filepath.Base(in), ".pdf")
+		one, two := name+"-1.pdf", name+"-2.pdf"
+		abs, _ := filepath.Abs(in)
+		if out, err := exec.Command("pdfsig", "-nssdir", "sql:"+filepath.Join(dir, "nssdb"), "-add-signature", "-nick", "signer", abs, filepath.Join(dir, one)).CombinedOutput(); err != nil {
+			t.Logf("pdfsig cannot sign %s: %v %s", name, err, out)
+			continue
+		}
+		run("pdfsig", "-nssdir", "sql:nssdb", "-add-signature", "-nick", "signer", "-new-signature-field-name", "Second", one, two)
+		for _, f := range []string{one, two} {
+			data, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep := verifyBytes(t, env, data, verify.Options{}); !rep.Valid {
+				t.Errorf("%s: pdfsig-signed file rejected\n%s", f, dump(rep))
+			}
+		}
+	}
+
 	// A later content change to the pdfsig-signed file fails.
 	data, _ := os.ReadFile(filepath.Join(dir, "one.pdf"))
 	forged, err := corpus.Update(data, func(rd *pdfReader, u *pdfUpdate) error {

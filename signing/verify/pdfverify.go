@@ -229,6 +229,7 @@ func collectSignatures(rd *pdf.Reader) ([]pdf.Signature, []int, error) {
 			}
 			continue
 		}
+		sigs = append(sigs, orphanSignatures(rd, i, sigs)...)
 		for _, s := range sigs {
 			key := fmt.Sprintf("%d/%d/%d", s.Ref.Num, s.ContentsPos, s.FieldRef.Num)
 			if s.Ref.Num != 0 {

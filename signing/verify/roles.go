@@ -189,6 +189,42 @@ func buildRoles(rd *pdf.Reader, rev int) (*revRoles, error) {
 		markFieldNodes(rd, rev, f, rr, 0)
 	}
 
+	// Signature widgets the pages show but the AcroForm does not list (see orphan.go).
+	known := map[int]bool{}
+	for _, f := range fields {
+		known[f.Ref.Num] = true
+		for _, w := range f.Widgets {
+			known[w.Num] = true
+		}
+	}
+	for _, o := range orphanSigWidgets(rd, rev, known) {
+		rr.sigFields[o.field.Num] = true
+		rr.sigSigned[o.field.Num] = o.value != nil
+		rr.widgetField[o.widget.Num] = o.field.Num
+		rr.set(o.field.Num, roleSigField)
+		if o.widget != o.field {
+			rr.set(o.widget.Num, roleSigWidget)
+		}
+		if v, ok := o.value.(pdf.Ref); ok {
+			if vo, err := rd.ObjectAt(rev, v); err == nil {
+				if d, ok := vo.(pdf.Dict); ok {
+					rr.sigDicts[v.Num] = d
+					if d.Name("Type") == "DocTimeStamp" || d.Name("SubFilter") == "ETSI.RFC3161" {
+						rr.set(v.Num, roleDTSDict)
+					} else {
+						rr.set(v.Num, roleSigDict)
+					}
+				}
+			}
+		}
+		if wo, err := rd.ObjectAt(rev, o.widget); err == nil {
+			if wd, ok := wo.(pdf.Dict); ok {
+				reach(rd, rev, wd["AP"], rr, roleSigAppearance)
+				reach(rd, rev, wd["MK"], rr, roleSigAppearance)
+			}
+		}
+	}
+
 	// The page tree: nodes, pages, their /Annots, contents and resources.
 	if pr, ok := cat["Pages"].(pdf.Ref); ok {
 		walkPages(rd, rev, pr, rr, 0, map[int]bool{})

@@ -460,6 +460,26 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 		return nil, err
 	}
 	add("isa/unsigned-signature-field-overlay", "isa", emptySig, false, "FORMAT_FAILURE", "an empty signature field whose appearance covers the signed text")
+	orphan, err := Update(bbRSA, func(rd *pdf.Reader, u *pdf.Update) error {
+		pages, err := rd.Pages(len(rd.Revisions()) - 1)
+		if err != nil {
+			return err
+		}
+		ap := u.Add(pdf.NewStream(pdf.Dict{"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"), "BBox": pdf.Array{int64(0), int64(0), int64(480), int64(50)}},
+			[]byte("1 1 1 rg 0 0 480 50 re f BT 0 0 0 rg /Helv 20 Tf 10 15 Td (SO TIEN 999.000.000 VND) Tj ET")))
+		w := u.Add(pdf.Dict{"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"), "FT": pdf.Name("Sig"), "T": pdf.Str("Orphan"),
+			"Rect": pdf.Array{int64(60), int64(740), int64(540), int64(790)}, "F": int64(4), "P": pages[0].Ref, "AP": pdf.Dict{"N": ap}})
+		pd := pages[0].Dict.Clone()
+		annots, _ := rd.Resolve(pd["Annots"])
+		arr, _ := annots.(pdf.Array)
+		pd["Annots"] = append(append(pdf.Array{}, arr...), w)
+		u.Set(pages[0].Ref, pd)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	add("isa/orphan-signature-widget-overlay", "isa", orphan, false, "FORMAT_FAILURE", "an unsigned signature widget on the page only (not in the form) covering the signed text")
 
 	// ---- shadow attacks (NDSS 2021) ----
 	hide, err := Update(bbRSA, func(rd *pdf.Reader, u *pdf.Update) error {
