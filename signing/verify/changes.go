@@ -297,6 +297,11 @@ func classify(n int, role, action string, old, nw pdf.Object, prev, cur *revRole
 		return clsForbidden, "an existing object used by an annotation appearance was changed"
 	case roleInfo:
 		return clsMetadata, ""
+	case roleMetadata:
+		if st, ok := nw.(*pdf.Stream); ok && st.Dict.Name("Subtype") == "XML" {
+			return clsMetadata, ""
+		}
+		return clsForbidden, "the document metadata was replaced by something other than XMP"
 	case rolePerms:
 		return clsForbidden, "the document permissions (/Perms) were changed"
 	case "":

@@ -8,6 +8,7 @@ import (
 const (
 	roleCatalog        = "catalog"
 	roleInfo           = "info"
+	roleMetadata       = "metadata"
 	roleAcroForm       = "acroform"
 	roleFieldsArray    = "fields-array"
 	rolePagesNode      = "page-tree"
@@ -86,6 +87,10 @@ func buildRoles(rd *pdf.Reader, rev int) (*revRoles, error) {
 	rr.set(catRef.Num, roleCatalog)
 	if info, ok := r.Trailer["Info"].(pdf.Ref); ok {
 		rr.set(info.Num, roleInfo)
+	}
+	// The XMP metadata stream: viewers rewrite it (modification date) when they add a signature.
+	if md, ok := cat["Metadata"].(pdf.Ref); ok {
+		rr.set(md.Num, roleMetadata)
 	}
 	if p, ok := cat["Perms"].(pdf.Ref); ok {
 		rr.set(p.Num, rolePerms)

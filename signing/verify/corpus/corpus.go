@@ -331,6 +331,40 @@ func (e *Env) Cases(ctx context.Context) ([]Case, error) {
 	}
 	add("genuine/certified-p3-annotation", "genuine", p3annot, true, "", "certified P=3 allows annotations")
 
+	xmp := func(date string) *pdf.Stream {
+		return pdf.NewStream(pdf.Dict{"Type": pdf.Name("Metadata"), "Subtype": pdf.Name("XML")},
+			[]byte(`<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:ModifyDate="`+date+`"/></rdf:RDF></x:xmpmeta>`))
+	}
+	var mdRef pdf.Ref
+	withXMP, err := Update(base, func(rd *pdf.Reader, u *pdf.Update) error {
+		cat, ref, err := rd.Catalog(0)
+		if err != nil {
+			return err
+		}
+		cat = cat.Clone()
+		mdRef = u.Add(xmp("2026-11-20T08:00:00+07:00"))
+		cat["Metadata"] = mdRef
+		u.Set(ref, cat)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	signedXMP, err := Sign(ctx, withXMP, e.Options(e.RSA))
+	if err != nil {
+		return nil, err
+	}
+	xmpSaved, err := Update(signedXMP, func(rd *pdf.Reader, u *pdf.Update) error {
+		u.Set(mdRef, xmp("2026-11-21T09:00:00+07:00"))
+		info := pdf.Dict{"Producer": pdf.Str("a viewer"), "ModDate": pdf.Str("D:20261121090000+07'00'")}
+		u.Set(pdf.Ref{Num: 7}, info)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	add("genuine/metadata-saved", "genuine", xmpSaved, true, "", "a viewer saved the signed file, rewriting XMP metadata and /Info (warnings only)")
+
 	// ---- universal signature forgery: a signature field whose dictionary lacks a usable value ----
 	realCMS, err := lastSig(bbRSA)
 	if err != nil {
