@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,9 +37,15 @@ func init() {
 // runWebDemo seeds the demo data (once per database), makes the leader a SoftHSM token for the local
 // agent when SoftHSM is installed, prints how to sign in, and runs `serve` with the given flags.
 func runWebDemo(ctx context.Context, e env, args []string) int {
-	db, err := openDB(ctx, e, true)
+	db, err := openDB(ctx, e, false)
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "lienthong web demo:", err)
+		return exitNo
+	}
+	// The demo is for an empty database: bring its schema up to date first (what `migrate up` does).
+	if err := migrateUp(ctx, io.Discard, db.Pool); err != nil {
+		db.Close()
+		fmt.Fprintln(e.Stderr, "lienthong web demo: migrations:", err)
 		return exitNo
 	}
 	svc := workflow.New(db.Pool, workflow.Config{})
@@ -65,7 +72,8 @@ func runWebDemo(ctx context.Context, e env, args []string) int {
 	for _, r := range []string{"clerk", "leader", "specialist"} {
 		fmt.Fprintf(w, "  %-10s %-18s %s\n", r, demo.Users[r].Name, demo.Tokens[r])
 	}
-	if dir, err := filepath.Abs(filepath.Join(dataDir(), "web-demo-hsm")); err == nil {
+	// LIENTHONG_WEB_DEMO_TOKEN=0 skips the SoftHSM token (SoftHSM's configuration is process-wide).
+	if dir, err := filepath.Abs(filepath.Join(dataDir(), "web-demo-hsm")); err == nil && os.Getenv("LIENTHONG_WEB_DEMO_TOKEN") != "0" {
 		if tok, err := webDemoToken(ctx, dir, demo); err != nil {
 			fmt.Fprintf(w, "(no SoftHSM token for the leader: %v; signing in the browser needs a real token and `lienthong agent`)\n", err)
 		} else {
