@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/lienthong/lienthong/exchange/delivery"
 	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/hsm/softhsm"
 	"github.com/lienthong/lienthong/internal/apperr"
@@ -19,10 +21,41 @@ import (
 	"github.com/lienthong/lienthong/workflow"
 )
 
-// webConsole is the console mounted by `serve` (nil before the hook runs). A later hook that starts the
-// exchange side's delivery node can hand it over with webConsole.SetDeliveries(node), which turns on
-// the failed-delivery list and the re-deliver button.
-var webConsole *web.Handler
+// webConsole is the console mounted by `serve`. A hook that starts the exchange side's delivery node
+// hands it over with webConsole.SetDeliveries(node), which turns on the failed-delivery list and the
+// re-deliver button; it works whichever of the two hooks runs first (hooks run in file order).
+var webConsole = &webMount{}
+
+var _ web.Deliveries = (*delivery.Node)(nil)
+
+type webMount struct {
+	mu  sync.Mutex
+	h   *web.Handler
+	del web.Deliveries
+}
+
+// SetDeliveries gives the console the delivery node.
+func (m *webMount) SetDeliveries(d web.Deliveries) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.del = d
+	if m.h != nil {
+		m.h.SetDeliveries(d)
+	}
+}
+
+func (m *webMount) set(h *web.Handler) web.Deliveries {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.h = h
+	return m.del
+}
+
+func (m *webMount) reset() {
+	m.mu.Lock()
+	m.h, m.del = nil, nil
+	m.mu.Unlock()
+}
 
 // webRoots, when set (by `web demo`), are the trust anchors of the console's signature checks;
 // otherwise LIENTHONG_WEB_ROOTS (or, when unset, LIENTHONG_SIGNING_ROOTS) names PEM files separated
@@ -125,9 +158,11 @@ func startWebConsole(ctx context.Context, d *serveDeps) (func(context.Context) e
 	if err != nil {
 		return nil, err
 	}
-	webConsole = h
+	if del := webConsole.set(h); del != nil {
+		h.SetDeliveries(del)
+	}
 	d.API.Handle("/ui/", h)
 	d.API.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	d.Logger.Info("web console at /ui/")
-	return nil, nil
+	return func(context.Context) error { webConsole.reset(); return nil }, nil
 }
