@@ -42,9 +42,10 @@ func init() {
 func runMigrate(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
-	steps := fs.Int("steps", 0, "down: how many migrations to revert (0 = all)")
+	steps := fs.Int("steps", 1, "down: how many of our migrations to revert, newest first")
+	all := fs.Bool("all", false, "down: revert every migration (ours and the hooks'), leaving an empty schema")
 	fs.Usage = func() {
-		fmt.Fprintln(e.Stderr, "usage: lienthong migrate [up|down|status] [--steps N]\n\nDATABASE_URL names the database; when unset, the private cluster in $LIENTHONG_DATA (default ./lienthong-data) is used.")
+		fmt.Fprintln(e.Stderr, "usage: lienthong migrate [up|down|status] [--steps N | --all]\n\nDATABASE_URL names the database; when unset, the private cluster in $LIENTHONG_DATA (default ./lienthong-data) is used.")
 		fs.PrintDefaults()
 	}
 	verb := "up"
@@ -68,14 +69,23 @@ func runMigrate(ctx context.Context, e env, args []string) int {
 	case "up":
 		err = migrateUp(ctx, e.Stdout, db.Pool)
 	case "down":
-		for i := len(migrateHooks) - 1; i >= 0 && err == nil; i-- {
+		if *steps < 1 && !*all {
+			fmt.Fprintln(e.Stderr, "lienthong migrate: --steps must be at least 1 (or use --all)")
+			return exitUsage
+		}
+		// Other parts' schemas (River) depend on nothing of ours, so they go only with --all.
+		for i := len(migrateHooks) - 1; i >= 0 && err == nil && *all; i-- {
 			if migrateHooks[i].down != nil {
 				err = migrateHooks[i].down(ctx, db.Pool)
 			}
 		}
 		if err == nil {
+			n := *steps
+			if *all {
+				n = 0
+			}
 			var done []int
-			done, err = migrations.Down(ctx, db.Pool, *steps)
+			done, err = migrations.Down(ctx, db.Pool, n)
 			for _, v := range done {
 				fmt.Fprintf(e.Stdout, "reverted %03d\n", v)
 			}

@@ -71,7 +71,16 @@ func TestWorkflowCommands(t *testing.T) {
 	if code, out, _ := runLT(t, "audit", "verify", "--expect-head", strings.Repeat("ab", 32)); code != exitNo {
 		t.Fatalf("audit verify with a foreign head: %d %s", code, out)
 	}
-	if code, out, _ := runLT(t, "migrate", "down"); code != 0 || !strings.Contains(out, "reverted 001") {
-		t.Fatalf("down: %d %s", code, out)
+	if code, out, _ := runLT(t, "migrate", "down"); code != 0 || strings.Count(out, "reverted") != 1 || strings.Contains(out, "reverted 001") {
+		t.Fatalf("down (one step): %d %s", code, out)
+	}
+	if code, out, _ := runLT(t, "migrate", "status"); code != 0 || !strings.Contains(out, "pending") {
+		t.Fatalf("status after one step down: %d %s", code, out)
+	}
+	if code, out, _ := runLT(t, "migrate", "down", "--all"); code != 0 || !strings.Contains(out, "reverted 001") {
+		t.Fatalf("down --all: %d %s", code, out)
+	}
+	if code, _, _ := runLT(t, "migrate", "down", "--steps", "0"); code != exitUsage {
+		t.Fatalf("down --steps 0: %d", code)
 	}
 }
