@@ -124,7 +124,7 @@ func (s *Service) IncomingRegister(ctx context.Context, p Principal, per Period)
 		return nil, err
 	}
 	from, to := per.bounds()
-	rows, err := s.pool.Query(ctx, `SELECT d.id::text, d.registered_at, d.register_number, d.series, d.sender_name,
+	rows, err := s.pool.Query(ctx, `SELECT d.id::text, d.received_at, d.register_number, d.series, d.sender_name,
 			d.code_number, d.code_notation, d.promulgation_date, d.document_type, d.subject,
 			coalesce(u.name, dep.name, ''), d.assigned_at, d.notes, d.state, d.reason
 		FROM incoming_doc d LEFT JOIN app_user u ON u.id = d.lead_user_id LEFT JOIN department dep ON dep.id = d.lead_department_id
