@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -481,4 +482,44 @@ func TestAdmin(t *testing.T) {
 	wantProblem(t, b.do(t, "POST", "/api/v1/orgs", b.adm, map[string]any{"code": "H53.09", "name": "x", "level": "commune"}), 400)
 	wantProblem(t, b.do(t, "POST", "/api/v1/orgs", b.adm, map[string]any{"code": "H53.03", "name": "x", "level": "commune", "parent_code": "000.00.00.H53"}), 409)
 	wantProblem(t, b.do(t, "POST", "/api/v1/users", b.adm, map[string]any{"org_code": "000.00.00.H53", "name": "x", "role": "root"}), 400)
+}
+
+// The request schemas of openapi.json name exactly the JSON fields the server decodes (unknown fields
+// are refused, so drift would break clients that follow the document).
+func TestOpenAPISchemasMatchStructs(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]any{
+		"IncomingIn": workflow.IncomingIn{}, "Assignment": workflow.Assignment{}, "Action": workflow.Action{},
+		"OutgoingIn": workflow.OutgoingIn{}, "Review": workflow.Review{}, "Signature": workflow.Signature{},
+		"DispatchTo": workflow.DispatchTo{}, "FileIn": workflow.FileIn{}, "Party": workflow.Party{},
+		"IncomingDoc": workflow.IncomingDoc{}, "OutgoingDoc": workflow.OutgoingDoc{},
+	} {
+		var fields []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			tag := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
+			if tag != "" && tag != "-" {
+				fields = append(fields, tag)
+			}
+		}
+		var documented []string
+		for k := range doc.Components.Schemas[name].Properties {
+			documented = append(documented, k)
+		}
+		sort.Strings(fields)
+		sort.Strings(documented)
+		if strings.Join(fields, ",") != strings.Join(documented, ",") {
+			t.Errorf("%s: struct fields %v, documented %v", name, fields, documented)
+		}
+	}
 }
