@@ -229,6 +229,32 @@ func TestSoftHSMAlwaysAuthenticate(t *testing.T) {
 	}
 }
 
+// TestSoftHSMBySerial: a token named by serial= alone is found; a serial that disagrees with token=
+// is not (both must match).
+func TestSoftHSMBySerial(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tok := hsmtest.Token(t)
+	iss, err := tok.IssueKey(ctx, "k", []byte{3}, hsm.ECP256, hsmtest.CA(t), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := hsm.ParseURI(iss.URI)
+	u.Token, u.Serial = "", tok.Serial
+	k, err := hsm.OpenURI(ctx, u)
+	if err != nil {
+		t.Fatalf("by serial: %v", err)
+	}
+	if k.TokenSerial() != tok.Serial || k.TokenLabel() != tok.Label {
+		t.Fatalf("opened %s/%s", k.TokenLabel(), k.TokenSerial())
+	}
+	_ = k.Close()
+	u.Token, u.Serial = tok.Label, "0000000000000000"
+	if _, err := hsm.OpenURI(ctx, u); !errors.Is(err, hsm.ErrTokenNotFound) {
+		t.Fatalf("mismatched serial: %v", err)
+	}
+}
+
 func TestSoftHSMList(t *testing.T) {
 	t.Parallel()
 	iss := hsmtest.Issue(t, hsm.ECP256, subject)
