@@ -41,7 +41,8 @@ func artifacts(t *testing.T) string {
 // TestBrowserClerkRegistersLeaderAssignsAndSigns drives Debian's Chromium through the console: the
 // clerk signs in, sees the verification verdicts, registers a document received from the axis and
 // presents it; the leader assigns it with an instruction and a deadline, then signs an approved draft
-// with a SoftHSM token (standing in for the USB token) through the local signing agent on loopback.
+// with a SoftHSM token (standing in for the USB token) through the local signing agent on loopback;
+// the clerk issues the signed document and sends it to a commune chosen with the directory filter.
 func TestBrowserClerkRegistersLeaderAssignsAndSigns(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("%s is absent (apt-get install chromium; `make test` installs it): %v", chromiumPath, err)
@@ -177,6 +178,25 @@ func TestBrowserClerkRegistersLeaderAssignsAndSigns(t *testing.T) {
 	o, err := n.svc.GetOutgoing(ctx, n.demo.Users["leader"], n.demo.ToSign)
 	if err != nil || o.State != workflow.StSigned || o.SignedAt == nil {
 		t.Fatalf("draft after signing: %s %v", o.State, err)
+	}
+
+	// 4. The clerk issues it and picks a recipient from the directory, filtered by level and name.
+	do("sign out", chromedp.Click(chromedp.CSS("header button.link")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	signIn(n.demo.Tokens["clerk"])
+	do("issue", chromedp.Navigate(n.srv.URL+"/ui/outgoing/"+n.demo.ToSign), chromedp.WaitVisible(chromedp.CSS("#btn-issue")),
+		chromedp.Click(chromedp.CSS("#btn-issue")), chromedp.WaitVisible(chromedp.CSS("#dispatch-form")),
+		chromedp.SetValue(chromedp.CSS("#f-level"), "commune"), chromedp.SendKeys(chromedp.CSS("#f-name"), "binh"))
+	visible, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#orglist label')).filter(l => !l.hidden).map(l => l.dataset.name)`))
+	if err != nil || len(visible) != 1 || !strings.Contains(visible[0], "Tân Bình") {
+		t.Fatalf("recipient filter (commune, \"binh\") shows %q (%v)", visible, err)
+	}
+	shot("clerk-choose-recipient")
+	do("dispatch", chromedp.Click(chromedp.CSS(`#orglist input[value="000.02.00.H53"]`)), chromedp.Click(chromedp.CSS("#btn-dispatch")),
+		chromedp.WaitVisible(chromedp.CSS("li.recipient")))
+	shot("clerk-dispatched")
+	o, _ = n.svc.GetOutgoing(ctx, n.demo.Users["clerk"], n.demo.ToSign)
+	if o.State != workflow.StDispatched || len(o.Recipients) != 1 || o.Recipients[0].Code != "000.02.00.H53" {
+		t.Fatalf("after dispatch: %s %+v", o.State, o.Recipients)
 	}
 }
 
