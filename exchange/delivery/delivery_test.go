@@ -216,13 +216,13 @@ func TestDeliverReceiveAndStatuses(t *testing.T) {
 
 	docID := e.send("000.00.00.H53", 1, "000.00.02.H53", "H53.01.05")
 	for _, c := range []string{"000.00.02.H53", "H53.01.05"} {
-		waitFor(t, 20*time.Second, "filing at "+c, func() bool {
+		waitFor(t, 60*time.Second, "filing at "+c, func() bool {
 			return count(t, e.pools[c], `SELECT count(*) FROM test_filed`) == 1
 		})
 	}
 	// Each recipient's 01 comes back and moves the sender's state machine.
 	for _, c := range []string{"000.00.02.H53", "H53.01.05"} {
-		waitFor(t, 20*time.Second, "status 01 from "+c, func() bool {
+		waitFor(t, 60*time.Second, "status 01 from "+c, func() bool {
 			st, _ := prov.StatusOf(ctx, "000.00.00.H53", docID, c)
 			return st.Progress == edxml.StatusReceived
 		})
@@ -234,7 +234,7 @@ func TestDeliverReceiveAndStatuses(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "status 03", func() bool {
+	waitFor(t, 60*time.Second, "status 03", func() bool {
 		st, _ := prov.StatusOf(ctx, "000.00.00.H53", docID, "000.00.02.H53")
 		return st.Progress == edxml.StatusRegistered
 	})
@@ -245,7 +245,7 @@ func TestDeliverReceiveAndStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	comm := e.nodes["H53.01.05"]
-	waitFor(t, 20*time.Second, "recall request at the commune", func() bool {
+	waitFor(t, 60*time.Second, "recall request at the commune", func() bool {
 		st, _ := comm.StatusOf(ctx, "000.00.00.H53", docID, "H53.01.05")
 		return st.Recall == edxml.StatusRecallRequest
 	})
@@ -254,7 +254,7 @@ func TestDeliverReceiveAndStatuses(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "recall accepted at the sender", func() bool {
+	waitFor(t, 60*time.Second, "recall accepted at the sender", func() bool {
 		st, _ := prov.StatusOf(ctx, "000.00.00.H53", docID, "H53.01.05")
 		return st.Recall == edxml.StatusRecallAccepted
 	})
@@ -301,14 +301,14 @@ func TestRefusedThenRedelivered(t *testing.T) {
 	e.send("A01", 1, "Z99") // no such node on the hub: permanent refusal, not retried
 	a := e.nodes["A01"]
 	var failed []Failed
-	waitFor(t, 20*time.Second, "the failed-deliveries list", func() bool {
+	waitFor(t, 60*time.Second, "the failed-deliveries list", func() bool {
 		failed, _ = a.FailedDeliveries(ctx, 10)
 		return len(failed) == 1
 	})
 	if failed[0].Reason != "refused" || failed[0].Recipient != "Z99" || failed[0].Attempts != 1 {
 		t.Fatalf("failed %+v", failed[0])
 	}
-	waitFor(t, 10*time.Second, "the job cancelled", func() bool {
+	waitFor(t, 30*time.Second, "the job cancelled", func() bool {
 		return count(t, a.pool, `SELECT count(*) FROM river_job WHERE state = 'cancelled'`) == 1
 	})
 	// The clerk fixes the directory (the node registers) and re-delivers.
@@ -318,7 +318,7 @@ func TestRefusedThenRedelivered(t *testing.T) {
 	if err := a.Redeliver(ctx, failed[0].MessageID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "re-delivery", func() bool {
+	waitFor(t, 60*time.Second, "re-delivery", func() bool {
 		return count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent' AND recipient = 'Z99'`) == 1
 	})
 	if err := a.Redeliver(ctx, failed[0].MessageID); err != ErrNotFailed {
@@ -352,14 +352,14 @@ func TestAttemptsExhaustedAndSnooze(t *testing.T) {
 	ctx := context.Background()
 	a := e.nodes["A01"]
 	e.send("A01", 1, "B01")
-	waitFor(t, 20*time.Second, "attempts exhausted", func() bool {
+	waitFor(t, 60*time.Second, "attempts exhausted", func() bool {
 		f, _ := a.FailedDeliveries(ctx, 10)
 		return len(f) == 1 && f[0].Reason == "attempts_exhausted"
 	})
 	if c := calls.Load(); c != 3 {
 		t.Fatalf("%d calls for 3 attempts", c)
 	}
-	waitFor(t, 10*time.Second, "the job discarded", func() bool {
+	waitFor(t, 30*time.Second, "the job discarded", func() bool {
 		return count(t, a.pool, `SELECT count(*) FROM river_job WHERE state = 'discarded'`) == 1
 	})
 	down.Store(false)
@@ -368,7 +368,7 @@ func TestAttemptsExhaustedAndSnooze(t *testing.T) {
 	if err := a.Redeliver(ctx, f[0].MessageID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "delivery after a snooze", func() bool {
+	waitFor(t, 60*time.Second, "delivery after a snooze", func() bool {
 		return count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 1
 	})
 	if a.Metrics.Snoozed.Load() == 0 {
@@ -393,7 +393,7 @@ func TestDeadlineExpires(t *testing.T) {
 	}}, "A01", "B01")
 	e.send("A01", 1, "B01")
 	a := e.nodes["A01"]
-	waitFor(t, 20*time.Second, "expiry", func() bool {
+	waitFor(t, 60*time.Second, "expiry", func() bool {
 		f, _ := a.FailedDeliveries(context.Background(), 10)
 		return len(f) == 1 && f[0].Reason == "expired"
 	})
@@ -416,7 +416,7 @@ func TestInvalidAndDuplicatePackets(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "status 02 at the sender", func() bool {
+	waitFor(t, 60*time.Second, "status 02 at the sender", func() bool {
 		st, _ := a.StatusOf(ctx, "A01", p.Header.DocumentID, "B01")
 		return st.Progress == edxml.StatusRejected
 	})
@@ -425,7 +425,7 @@ func TestInvalidAndDuplicatePackets(t *testing.T) {
 	}
 	// The same document sent twice under two message ids (a re-issue) is filed once.
 	docID := e.send("A01", 5, "B01")
-	waitFor(t, 20*time.Second, "first copy", func() bool { return count(t, b.pool, `SELECT count(*) FROM test_filed`) == 1 })
+	waitFor(t, 60*time.Second, "first copy", func() bool { return count(t, b.pool, `SELECT count(*) FROM test_filed`) == 1 })
 	row := a.pool.QueryRow(ctx, `SELECT packet FROM exchange_outbox WHERE document_id = $1 AND kind = 'edoc'`, docID)
 	var pkt []byte
 	if err := row.Scan(&pkt); err != nil {
@@ -436,7 +436,7 @@ func TestInvalidAndDuplicatePackets(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the duplicate seen", func() bool { return b.Metrics.Duplicates.Load() == 1 })
+	waitFor(t, 60*time.Second, "the duplicate seen", func() bool { return b.Metrics.Duplicates.Load() == 1 })
 	if c := count(t, b.pool, `SELECT count(*) FROM test_filed`); c != 1 {
 		t.Fatalf("filed %d times", c)
 	}
@@ -506,11 +506,11 @@ func TestKillWorkerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n2.Stop(context.Background())
-	waitFor(t, 60*time.Second, "every delivery after the restart", func() bool {
+	waitFor(t, 150*time.Second, "every delivery after the restart", func() bool {
 		return count(t, a.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == docs
 	})
 	b := e.pools["B01"]
-	waitFor(t, 30*time.Second, "every document filed", func() bool {
+	waitFor(t, 120*time.Second, "every document filed", func() bool {
 		return count(t, b, `SELECT count(DISTINCT document_id) FROM test_filed`) == docs
 	})
 	if n := count(t, b, `SELECT count(*) FROM test_filed`); n != docs {

@@ -42,6 +42,9 @@ type pullWorker struct {
 
 func (w *pullWorker) Timeout(*river.Job[PullArgs]) time.Duration { return 2 * time.Minute }
 
+// NextRetry: a failed pull is retried soon; the packets it could not take stay in the inbox anyway.
+func (w *pullWorker) NextRetry(*river.Job[PullArgs]) time.Time { return w.n.now().Add(time.Second) }
+
 func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 	_, err := w.n.Pull(ctx, edxml.Kind(job.Args.PacketKind))
 	return err
@@ -55,7 +58,8 @@ func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, n.cfg.InWorkers)
-	for round := 0; round < 1000; round++ {
+	begin := n.now()
+	for round := 0; round < 1000 && n.now().Sub(begin) < time.Minute; round++ {
 		items, err := n.cfg.Axis.List(ctx, kind, 200)
 		if err != nil {
 			return int(handled.Load()), err
@@ -81,7 +85,9 @@ func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
 		}
 		wg.Wait()
 		handled.Add(progress.Load())
-		if len(items) < 200 || progress.Load() == 0 {
+		// Keep going while the inbox yields packets: senders push while we pull, and waiting for the
+		// next period would cap receiving at one listing per period.
+		if len(items) == 0 || progress.Load() == 0 {
 			break
 		}
 	}
