@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -250,7 +251,7 @@ func (h *Hub) handleFetch(w http.ResponseWriter, r *http.Request, node string) {
 	var from, kind string
 	var sum []byte
 	err := h.pool.QueryRow(r.Context(), `SELECT p.body, p.from_code, p.kind, p.sha256 FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
-		WHERE d.id::text = $1 AND d.recipient = $2`, r.PathValue("id"), node).Scan(&body, &from, &kind, &sum)
+		WHERE d.id = $1::uuid AND d.recipient = $2`, pathID(r), node).Scan(&body, &from, &kind, &sum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		problem(w, http.StatusNotFound, "not_found", "no such packet in this inbox")
 		return
@@ -281,7 +282,7 @@ func (h *Hub) handleAck(w http.ResponseWriter, r *http.Request, node string) {
 		st = "fail"
 	}
 	tag, err := h.pool.Exec(r.Context(), `UPDATE hub_delivery SET state = $3, reason = $4, acked_at = coalesce(acked_at, $5)
-		WHERE id::text = $1 AND recipient = $2`, r.PathValue("id"), node, st, in.Reason, h.now())
+		WHERE id = $1::uuid AND recipient = $2`, pathID(r), node, st, in.Reason, h.now())
 	if err != nil {
 		h.dbFail(w, r, "ack", err)
 		return
@@ -295,7 +296,7 @@ func (h *Hub) handleAck(w http.ResponseWriter, r *http.Request, node string) {
 
 func (h *Hub) handleSent(w http.ResponseWriter, r *http.Request, node string) {
 	rows, err := h.pool.Query(r.Context(), `SELECT p.id::text, d.recipient, d.state, d.reason, p.accepted_at, d.acked_at
-		FROM hub_packet p JOIN hub_delivery d ON d.packet_id = p.id WHERE p.id::text = $1 AND p.sender = $2`, r.PathValue("id"), node)
+		FROM hub_packet p JOIN hub_delivery d ON d.packet_id = p.id WHERE p.id = $1::uuid AND p.sender = $2`, pathID(r), node)
 	if err != nil {
 		h.dbFail(w, r, "sent", err)
 		return
@@ -336,4 +337,15 @@ func sendPush(n pushNote, log *slog.Logger) {
 		return
 	}
 	resp.Body.Close()
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// pathID returns the {id} path value when it is a UUID (so the lookup uses the primary key), and the
+// nil UUID otherwise, which matches nothing and answers 404.
+func pathID(r *http.Request) string {
+	if id := r.PathValue("id"); uuidRE.MatchString(id) {
+		return id
+	}
+	return "00000000-0000-0000-0000-000000000000"
 }

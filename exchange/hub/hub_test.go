@@ -104,6 +104,10 @@ func TestSendListFetchAck(t *testing.T) {
 	if _, err := prov.Fetch(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
 		t.Fatal("fetching another inbox's packet must fail")
 	}
+	var ae *axis.Error
+	if _, err := prov.Fetch(ctx, "not-a-uuid"); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		t.Fatalf("a malformed id must be a 404: %v", err)
+	}
 	st, err := prov.Sent(ctx, rc.ID)
 	if err == nil {
 		t.Fatalf("two recipients answer as a list, got one: %+v", st)
