@@ -92,6 +92,9 @@ type session struct {
 	expires time.Time
 }
 
+// maxForm caps one request's body (forms with files).
+const maxForm = 200 << 20
+
 const (
 	cookieSession = "lt_session"
 	cookieLogin   = "lt_login" // pre-login CSRF (double submit) for the sign-in form
@@ -255,10 +258,17 @@ func (h *Handler) post(next authFunc) authFunc {
 			h.errorPage(w, r, &q.p, http.StatusForbidden, "Yêu cầu không đến từ trang của hệ thống (Origin khác).")
 			return
 		}
+		// A draft and its attachments: 50 MB each at most (the workflow's limit), a few of them.
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		tok := r.Header.Get("X-CSRF-Token")
 		if tok == "" {
 			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 				if err := r.ParseMultipartForm(32 << 20); err != nil {
+					var tooBig *http.MaxBytesError
+					if errors.As(err, &tooBig) {
+						h.errorPage(w, r, &q.p, http.StatusRequestEntityTooLarge, "Các tệp gửi lên lớn quá (tối đa 200 MB mỗi lần); hãy gửi bớt tệp đính kèm.")
+						return
+					}
 					h.errorPage(w, r, &q.p, http.StatusBadRequest, "Không đọc được biểu mẫu gửi lên.")
 					return
 				}
