@@ -18,11 +18,13 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,6 +190,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /ui/incoming/{id}/{action}", h.auth(h.post(h.incomingAction)))
 	m.HandleFunc("GET /ui/queue", h.auth(h.queue))
 	m.HandleFunc("GET /ui/registers", h.auth(h.registers))
+	m.HandleFunc("GET /ui/registers/{kind}/print", h.auth(h.printRegister))
 
 	m.HandleFunc("GET /ui/outgoing", h.auth(h.outgoingList))
 	m.HandleFunc("GET /ui/outgoing/new", h.auth(h.outgoingNew))
@@ -413,6 +416,38 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, q req) {
 	default:
 		http.Redirect(w, r, "/ui/outgoing", http.StatusSeeOther)
 	}
+}
+
+// printRegister hands the printable register of a year (HTML, CSV or PDF, as the API renders it) to the
+// browser, fetched from the node's API as the signed-in user.
+func (h *Handler) printRegister(w http.ResponseWriter, r *http.Request, q req) {
+	kind := r.PathValue("kind")
+	if kind != "incoming" && kind != "outgoing" && kind != "tracking" {
+		h.errorPage(w, r, &q.p, http.StatusNotFound, "Không có sổ này.")
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format != "csv" && format != "pdf" {
+		format = "html"
+	}
+	year, err := strconv.Atoi(r.URL.Query().Get("year"))
+	if err != nil || year < 2000 || year > 9999 {
+		year = h.now().In(workflow.Local).Year()
+	}
+	if h.cfg.API == nil {
+		h.fail(w, r, &q.p, apperr.New(apperr.Unavailable, "no_api", "Máy chủ chưa bật API nên chưa in được sổ."))
+		return
+	}
+	to := fmt.Sprintf("%d-12-31", year)
+	if today := h.now().In(workflow.Local).Format("2006-01-02"); today < to {
+		to = today
+	}
+	u := "/api/v1/registers/" + kind + "?" + url.Values{"from": {fmt.Sprintf("%d-01-01", year)}, "to": {to}, "format": {format}}.Encode()
+	r2, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
+	r2.Header.Set("Authorization", "Bearer "+q.sess.token)
+	// The printable page is the API's own document: it gets its own policy (inline styles only).
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
+	h.cfg.API.ServeHTTP(w, r2)
 }
 
 // forward sends a signing call of the page to the node's API as the signed-in user.

@@ -188,6 +188,18 @@ func TestRegistersByYearSearchOverdue(t *testing.T) {
 	}
 	_, body = b.get("/ui/registers?q=" + url.QueryEscape("LUT BAO"))
 	mustContain(t, body, "Về việc chủ động phòng, chống lụt bão")
+	// The printable register comes from the API, as the signed-in user.
+	_, body = b.get("/ui/registers")
+	mustContain(t, body, "/ui/registers/incoming/print?year="+itoa(year)+"&amp;format=html")
+	code, body := b.get("/ui/registers/incoming/print?year=" + itoa(year) + "&format=html")
+	if code != http.StatusOK {
+		t.Fatalf("print: %d %s", code, body)
+	}
+	mustContain(t, body, "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN", "Về việc tổng kết công tác văn thư, lưu trữ")
+	code, body = b.get("/ui/registers/tracking/print?year=" + itoa(year) + "&format=csv")
+	if code != http.StatusOK || !strings.Contains(body, "190/STTTT-VP") {
+		t.Fatalf("csv: %d %.200s", code, body)
+	}
 	// Overdue in the inbox list too.
 	_, body = b.get("/ui/incoming?tab=overdue")
 	mustContain(t, body, "Về việc tổng kết công tác văn thư, lưu trữ", "overdue-badge")
