@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +124,8 @@ type Node struct {
 	log     *slog.Logger
 	now     func() time.Time
 	Metrics Metrics
+
+	pullEdoc, pullStatus sync.Mutex
 }
 
 var defaultDeadlines = map[string]time.Duration{

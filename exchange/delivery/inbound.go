@@ -54,6 +54,16 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 // InWorkers packets in flight. It returns how many packets it handled. A packet that fails for a
 // temporary reason stays in the inbox for the next pull.
 func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
+	// One pull per kind at a time in this process: a second one would list the same packets and fetch
+	// them twice (harmless, since receiving is idempotent, but wasted work).
+	only := &n.pullEdoc
+	if kind == edxml.KindStatus {
+		only = &n.pullStatus
+	}
+	if !only.TryLock() {
+		return 0, nil
+	}
+	defer only.Unlock()
 	var handled atomic.Int64
 	var mu sync.Mutex
 	var firstErr error
