@@ -198,6 +198,9 @@ func (h *Handler) incomingView(w http.ResponseWriter, r *http.Request, q req) {
 	}
 	canAssign := q.p.Role == workflow.RoleLeader && (d.State == workflow.StPresented || d.State == workflow.StAssigned || d.State == workflow.StProcessing)
 	data["CanAssign"] = canAssign
+	handler := q.p.Role == workflow.RoleLeader || q.p.Role == workflow.RoleSpecialist
+	data["CanStart"] = handler && d.State == workflow.StAssigned
+	data["CanComplete"] = handler && d.State == workflow.StProcessing
 	data["CanRegister"] = q.p.Role == workflow.RoleClerk && d.State == workflow.StReceived
 	data["CanPresent"] = q.p.Role == workflow.RoleClerk && d.State == workflow.StRegistered
 	data["CanReturn"] = (q.p.Role == workflow.RoleClerk || q.p.Role == workflow.RoleLeader) &&
@@ -232,6 +235,12 @@ func (h *Handler) incomingAction(w http.ResponseWriter, r *http.Request, q req) 
 	case "register", "present":
 		_, err = h.svc.MoveIncoming(r.Context(), q.p, id, action, workflow.Action{})
 		msg = action + "ed"
+	case "start":
+		_, err = h.svc.MoveIncoming(r.Context(), q.p, id, "start", workflow.Action{})
+		msg = "started"
+	case "complete":
+		_, err = h.svc.MoveIncoming(r.Context(), q.p, id, "complete", workflow.Action{Result: r.PostFormValue("result")})
+		msg = "completed"
 	case "return":
 		_, err = h.svc.MoveIncoming(r.Context(), q.p, id, "return", workflow.Action{Reason: r.PostFormValue("reason")})
 		msg = "returned"

@@ -239,7 +239,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 var flashText = map[string]string{
 	"registered":     "Đã vào sổ văn bản đến.",
 	"registered_dup": "Đã vào sổ văn bản đến. Lưu ý: có thể trùng với một văn bản đã vào sổ (cùng nơi gửi, số, ký hiệu và ngày); hãy kiểm tra.", "presented": "Đã trình lãnh đạo.", "assigned": "Đã phân công xử lý.",
-	"returned": "Đã trả lại văn bản cho nơi gửi.", "created": "Đã lưu dự thảo.", "submitted": "Đã trình duyệt dự thảo.",
+	"returned": "Đã trả lại văn bản cho nơi gửi.", "started": "Đã bắt đầu xử lý.", "completed": "Đã hoàn thành xử lý.", "created": "Đã lưu dự thảo.", "submitted": "Đã trình duyệt dự thảo.",
 	"approved": "Đã duyệt dự thảo.", "sentback": "Đã trả lại dự thảo cho người soạn.", "signer": "Đã trình lãnh đạo ký.",
 	"signed": "Đã ký số văn bản.", "issued": "Đã cấp số và phát hành.", "dispatched": "Đã gửi văn bản đi.",
 	"redelivered": "Đã đưa lần gửi lỗi vào hàng đợi gửi lại.",

@@ -167,7 +167,23 @@ func TestInboxVerdictsRegisterPresentAssign(t *testing.T) {
 		t.Fatalf("after assign: %+v", d)
 	}
 	_, body = leader.get(loc)
-	mustContain(t, body, "Đã phân công xử lý.", "Phòng Kinh tế", deadline.Format("02/01/2006"), "Phân công xử lý")
+	mustContain(t, body, "Đã phân công xử lý.", "Phòng Kinh tế", deadline.Format("02/01/2006"), "Phân công xử lý", "Bắt đầu xử lý")
+	// The specialist of the Tổng hợp department co-ordinates but does not lead: refused; the leader may act.
+	spec := n.browser(t)
+	spec.login(n.demo.Tokens["specialist"])
+	if code, _, _ := spec.post("/ui/incoming/"+id+"/start", nil); code != http.StatusForbidden {
+		t.Fatalf("a co-ordinating specialist starting: %d, want 403", code)
+	}
+	if code, _, _ := leader.post("/ui/incoming/"+id+"/start", nil); code != http.StatusSeeOther {
+		t.Fatalf("start: %d", code)
+	}
+	if code, _, _ := leader.post("/ui/incoming/"+id+"/complete", url.Values{"result": {"Đã triển khai."}}); code != http.StatusSeeOther {
+		t.Fatalf("complete: %d", code)
+	}
+	d, _ = n.svc.GetIncoming(ctx, n.demo.Users["leader"], id)
+	if d.State != workflow.StDone || d.Result != "Đã triển khai." {
+		t.Fatalf("after complete: %s %q", d.State, d.Result)
+	}
 }
 
 func TestRegistersByYearSearchOverdue(t *testing.T) {
