@@ -76,26 +76,37 @@ func insertOpts(d Delivery, maxAttempts int) *river.InsertOpts {
 // EnqueueTx writes the outbox rows and their River jobs in the caller's transaction. A delivery whose
 // message id is already in the outbox is skipped (the same document issued twice enqueues once).
 func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
-	var params []river.InsertManyParams
-	for _, d := range ds {
+	// One round trip for all outbox rows (a document to many recipients, or a benchmark batch).
+	batch := &pgx.Batch{}
+	deadlines := make([]time.Time, len(ds))
+	for i, d := range ds {
 		if d.MessageID == "" || len(d.Packet) == 0 {
 			return errors.New("delivery: a delivery needs a message id and a packet")
 		}
-		deadline := n.deadline(d.Urgency)
+		deadlines[i] = n.deadline(d.Urgency)
 		sum := sha256.Sum256(d.Packet)
-		tag, err := tx.Exec(ctx, `INSERT INTO exchange_outbox (message_id, doc_id, sender, recipient, document_id, kind, status_code,
+		batch.Queue(`INSERT INTO exchange_outbox (message_id, doc_id, sender, recipient, document_id, kind, status_code,
 				packet, sha256, urgency, deadline, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (message_id) DO NOTHING`,
 			d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode, d.Packet, sum[:],
-			urgencyOr(d.Urgency), deadline, n.now())
+			urgencyOr(d.Urgency), deadlines[i], n.now())
+	}
+	br := tx.SendBatch(ctx, batch)
+	var params []river.InsertManyParams
+	for i, d := range ds {
+		tag, err := br.Exec()
 		if err != nil {
+			_ = br.Close()
 			return fmt.Errorf("delivery: outbox: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			continue
+			continue // already queued: the same document issued twice enqueues once
 		}
-		params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: d.MessageID, Deadline: deadline},
+		params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: d.MessageID, Deadline: deadlines[i]},
 			InsertOpts: insertOpts(d, n.cfg.MaxAttempts)})
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("delivery: outbox: %w", err)
 	}
 	if len(params) == 0 {
 		return nil
