@@ -135,6 +135,12 @@ func (s *Server) routesWorkflow() {
 			WriteProblem(w, r, err)
 			return
 		}
+		if rs := s.rs(); rs != nil {
+			if err := rs.svc.CheckDirectSign(r.Context(), p, r.PathValue("id"), in.Signed.Data); err != nil {
+				WriteProblem(w, r, err)
+				return
+			}
+		}
 		d, err := s.svc.SignOutgoing(r.Context(), p, r.PathValue("id"), in)
 		s.reply(w, r, http.StatusOK, d, err)
 	})
