@@ -302,6 +302,18 @@ func (n *Node) receiveStatus(ctx context.Context, it axis.Item, p *edxml.Packet,
 			return err
 		}
 		n.Metrics.StatusesIn.Add(1)
+		// A sender recalls a document we received: carry it out and answer 15 in this transaction.
+		if code == edxml.StatusRecallRequest && n.sameOrg(recipient, n.cfg.Org) {
+			if rc, ok := n.cfg.Filer.(IncomingRecaller); ok {
+				if _, err := rc.RecallIncomingTx(ctx, tx, n.cfg.Org, doc.Sender, doc.DocumentID, truncate(p.Header.Description, 500)); err != nil {
+					return fmt.Errorf("recalling: %w", err)
+				}
+				if err := n.sendStatusTx(ctx, tx, StatusOut{Sender: doc.Sender, DocumentID: doc.DocumentID, Code: edxml.StatusRecallAccepted,
+					Description: "Đã thu hồi văn bản / document recalled"}); err != nil {
+					return err
+				}
+			}
+		}
 		if n.cfg.Recorder != nil && doc.Sender == n.cfg.Org {
 			var docID string
 			_ = tx.QueryRow(ctx, `SELECT doc_id FROM exchange_outbox WHERE sender = $1 AND document_id = $2 AND recipient = $3 AND kind = 'edoc' LIMIT 1`,

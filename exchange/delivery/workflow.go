@@ -20,8 +20,42 @@ import (
 var (
 	_ workflow.Dispatcher     = (*Node)(nil)
 	_ workflow.StatusNotifier = (*Node)(nil)
+	_ workflow.Recaller       = (*Node)(nil)
 	_ Recorder                = (*workflow.Service)(nil)
+	_ IncomingRecaller        = WorkflowFiler{}
 )
+
+// IncomingRecaller is implemented by a Filer that can carry out a sender's recall (status 13) of a
+// document we received; the node then answers 15 in the same transaction.
+type IncomingRecaller interface {
+	RecallIncomingTx(ctx context.Context, tx pgx.Tx, toOrgCode, senderCode, senderDocumentID, reason string) (string, error)
+}
+
+// RecallIncomingTx delegates to workflow.Service.RecallIncomingTx.
+func (f WorkflowFiler) RecallIncomingTx(ctx context.Context, tx pgx.Tx, toOrgCode, senderCode, senderDocumentID, reason string) (string, error) {
+	return f.Service.RecallIncomingTx(ctx, tx, toOrgCode, senderCode, senderDocumentID, reason)
+}
+
+// RecallTx is the workflow Recaller: a recall request (status 13) to each recipient, queued in tx.
+func (n *Node) RecallTx(ctx context.Context, tx pgx.Tx, doc workflow.OutgoingDoc, recipients []workflow.Recipient, reason string) error {
+	for _, r := range recipients {
+		var documentID string
+		err := tx.QueryRow(ctx, `SELECT document_id FROM exchange_outbox WHERE doc_id = $1 AND recipient = $2 AND kind = 'edoc' LIMIT 1`,
+			doc.ID, r.Code).Scan(&documentID)
+		if err != nil {
+			continue // never sent over the axis to this recipient: nothing to recall there
+		}
+		code := ""
+		if doc.CodeNumber != nil && doc.CodeNotation != nil {
+			code = fmt.Sprintf("%02d/%s", *doc.CodeNumber, *doc.CodeNotation)
+		}
+		if err := n.sendStatusTx(ctx, tx, StatusOut{DocID: doc.ID, Sender: n.cfg.Org, Recipient: r.Code, DocumentID: documentID,
+			Code: edxml.StatusRecallRequest, Description: truncate(reason, 500), CodeText: code}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Priority ↔ urgency: edXML Priority 0 normal, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc, 4 hỏa tốc hẹn giờ.
 var urgencyPriority = map[string]int{"normal": 0, "urgent": 1, "very_urgent": 2, "flash": 3}
