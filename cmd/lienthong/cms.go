@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/lienthong/lienthong/hsm"
-	"github.com/lienthong/lienthong/internal/apperr"
 	"github.com/lienthong/lienthong/signing/cms"
 	"github.com/lienthong/lienthong/signing/cms/tsp"
 	"github.com/lienthong/lienthong/signing/verify"
@@ -72,7 +67,7 @@ func runCMSSign(ctx context.Context, e env, args []string) int {
 			return exitUsage
 		}
 	}
-	signer, chain, closeKey, err := cmsLoadKey(ctx, key, certPath, chainPath)
+	signer, chain, closeKey, err := loadSigningKey(ctx, key, certPath, chainPath)
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "lienthong cms sign:", userMessage(err))
 		return exitUsage
@@ -125,96 +120,6 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return nil
-}
-
-// cmsLoadKey opens a PKCS#11 key (hsm.Open) or, for tests, a PEM key file with its certificate.
-func cmsLoadKey(ctx context.Context, key, certPath, chainPath string) (crypto.Signer, []*x509.Certificate, func(), error) {
-	var certs, extra []*x509.Certificate
-	var err error
-	if certPath != "" {
-		if certs, err = cmsReadCerts(certPath); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	if chainPath != "" {
-		if extra, err = cmsReadCerts(chainPath); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	switch {
-	case strings.HasPrefix(key, "pkcs11:"):
-		k, err := hsm.Open(ctx, key)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if len(certs) == 0 {
-			if k.Certificate() == nil {
-				k.Close()
-				return nil, nil, nil, apperr.New(apperr.Invalid, "no_certificate", "the token has no certificate for this key; import one or pass --cert")
-			}
-			certs = []*x509.Certificate{k.Certificate()}
-		}
-		return k, append(certs, extra...), func() { k.Close() }, nil
-	case strings.HasPrefix(key, "file:"):
-		if len(certs) == 0 {
-			return nil, nil, nil, apperr.New(apperr.Invalid, "no_certificate", "a file: key needs --cert")
-		}
-		b, err := os.ReadFile(strings.TrimPrefix(key, "file:"))
-		if err != nil {
-			return nil, nil, nil, apperr.Wrap(apperr.Invalid, "key_file", "cannot read the key file", err)
-		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, nil, nil, apperr.New(apperr.Invalid, "key_file", "the key file is not PEM")
-		}
-		var k any
-		switch blk.Type {
-		case "PRIVATE KEY":
-			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-		case "RSA PRIVATE KEY":
-			k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-		case "EC PRIVATE KEY":
-			k, err = x509.ParseECPrivateKey(blk.Bytes)
-		default:
-			return nil, nil, nil, apperr.New(apperr.Invalid, "key_file", "unsupported PEM block "+blk.Type)
-		}
-		if err != nil {
-			return nil, nil, nil, apperr.Wrap(apperr.Invalid, "key_file", "the key file does not parse", err)
-		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, nil, nil, apperr.New(apperr.Invalid, "key_file", "the key cannot sign")
-		}
-		return s, append(certs, extra...), func() {}, nil
-	}
-	return nil, nil, nil, apperr.New(apperr.Invalid, "key_uri", "--key must be a pkcs11: URI or file:KEY.pem")
-}
-
-func cmsReadCerts(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Invalid, "cert_file", "cannot read the certificate file "+path, err)
-	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, "cert_file", "a certificate in "+path+" does not parse", err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, apperr.New(apperr.Invalid, "cert_file", "no PEM certificate in "+path)
-	}
-	return out, nil
 }
 
 const cmsVerifyUsage = `usage: lienthong cms verify [--trust ROOTS.pem] [--json] [--lang vi|en] FILE FILE.p7s

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/internal/apperr"
 	"github.com/lienthong/lienthong/signing/appearance"
 	"github.com/lienthong/lienthong/signing/cms/tsp"
@@ -222,7 +218,7 @@ func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
 			return nil, pdfUsageErr("--image needs --rect x1,y1,x2,y2, --seal-over FIELD, or --field naming an existing field")
 		}
 	}
-	signer, chain, closeKey, err := pdfLoadKey(ctx, f)
+	signer, chain, closeKey, err := loadSigningKey(ctx, f.key, f.cert, f.chain)
 	if err != nil {
 		return nil, err
 	}
@@ -295,106 +291,4 @@ func pdfWidgetRect(path, field string) (int, [4]float64, error) {
 		}
 	}
 	return page, [4]float64{min(r[0], r[2]), min(r[1], r[3]), max(r[0], r[2]), max(r[1], r[3])}, nil
-}
-
-// loadSigningKey opens the key: a PKCS#11 URI through hsm.Open, or a PEM file for tests.
-func pdfLoadKey(ctx context.Context, f pdfSignFlags) (crypto.Signer, []*x509.Certificate, func(), error) {
-	var certs []*x509.Certificate
-	if f.cert != "" {
-		c, err := pdfReadCerts(f.cert)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		certs = c
-	}
-	var extra []*x509.Certificate
-	if f.chain != "" {
-		c, err := pdfReadCerts(f.chain)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		extra = c
-	}
-	switch {
-	case strings.HasPrefix(f.key, "pkcs11:"):
-		k, err := hsm.Open(ctx, f.key)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if len(certs) == 0 {
-			if k.Certificate() == nil {
-				k.Close()
-				return nil, nil, nil, pdfUsageErr("the token has no certificate for this key; import one or pass --cert")
-			}
-			certs = []*x509.Certificate{k.Certificate()}
-		}
-		return k, append(certs, extra...), func() { k.Close() }, nil
-	case strings.HasPrefix(f.key, "file:"):
-		if len(certs) == 0 {
-			return nil, nil, nil, pdfUsageErr("a file: key needs --cert")
-		}
-		s, err := pdfReadKey(strings.TrimPrefix(f.key, "file:"))
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return s, append(certs, extra...), func() {}, nil
-	}
-	return nil, nil, nil, pdfUsageErr("--key must be a pkcs11: URI or file:KEY.pem")
-}
-
-func pdfReadCerts(path string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Invalid, "cert_file", "cannot read the certificate file "+path, err)
-	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, apperr.Wrap(apperr.Invalid, "cert_file", "a certificate in "+path+" does not parse", err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, apperr.New(apperr.Invalid, "cert_file", "no PEM certificate in "+path)
-	}
-	return out, nil
-}
-
-func pdfReadKey(path string) (crypto.Signer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Invalid, "key_file", "cannot read the key file", err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, apperr.New(apperr.Invalid, "key_file", "the key file is not PEM")
-	}
-	var k any
-	switch blk.Type {
-	case "PRIVATE KEY":
-		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "RSA PRIVATE KEY":
-		k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		k, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		return nil, apperr.New(apperr.Invalid, "key_file", "unsupported PEM block "+blk.Type+" (encrypted keys are not supported)")
-	}
-	if err != nil {
-		return nil, apperr.Wrap(apperr.Invalid, "key_file", "the key file does not parse", err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, apperr.New(apperr.Invalid, "key_file", "the key cannot sign")
-	}
-	return s, nil
 }
