@@ -27,7 +27,7 @@ demo: deps build
 	$(BIN) demo
 
 bench: deps build
-	./scripts/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+	PACKETS=$${PACKETS:-300} ./scripts/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Runs every fuzz target for FUZZTIME each (seed corpora live in testdata/ and run in `make test`).
 FUZZTIME ?= 20s
