@@ -84,7 +84,7 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 		problem(w, http.StatusBadRequest, "message_id_required", "X-Message-Id (1-200 characters) is required: it makes a retry safe")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, axis.MaxPacket+1))
+	body, err := axis.ReadBody(r.Body, r.ContentLength, axis.MaxPacket)
 	if err != nil {
 		problem(w, http.StatusBadRequest, "unreadable_body", "the packet could not be read")
 		return
