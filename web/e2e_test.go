@@ -134,6 +134,17 @@ func TestBrowserClerkRegistersLeaderAssignsAndSigns(t *testing.T) {
 	}
 	shot("clerk-registered")
 	do("present", chromedp.Click(chromedp.CSS("#btn-present")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	// The registration's flash is still on the page, so the wait above can return before the present
+	// request has been handled: wait for the state itself (bounded) before asserting on it.
+	stateIs := func(who, want string) {
+		t.Helper()
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if d, err := n.svc.GetIncoming(ctx, n.demo.Users[who], id); err == nil && d.State == want {
+				return
+			}
+		}
+	}
+	stateIs("clerk", workflow.StPresented)
 	d, err := n.svc.GetIncoming(ctx, n.demo.Users["clerk"], id)
 	if err != nil || d.State != workflow.StPresented || d.RegisterNumber == nil || *d.RegisterNumber != 3 {
 		t.Fatalf("after the clerk: state %s, number %v, %v", d.State, d.RegisterNumber, err) // 1 and 2 went to the demo's paper documents
@@ -159,6 +170,7 @@ func TestBrowserClerkRegistersLeaderAssignsAndSigns(t *testing.T) {
 		t.Errorf("after assign: %q", s)
 	}
 	shot("leader-assigned")
+	stateIs("leader", workflow.StAssigned)
 	d, _ = n.svc.GetIncoming(ctx, n.demo.Users["leader"], id)
 	if d.State != workflow.StAssigned || d.Deadline == nil || *d.Deadline != deadline.Format("2006-01-02") || d.Instruction != "Phòng Kinh tế chủ trì, báo cáo trước hạn." {
 		t.Fatalf("after the leader: %+v", d)
