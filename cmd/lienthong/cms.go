@@ -132,21 +132,9 @@ flags:
 `
 
 func runCMSVerify(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("cms verify", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	fs.Usage = func() { fmt.Fprint(e.Stderr, cmsVerifyUsage); fs.PrintDefaults() }
-	var f verifyFlags
-	f.register(fs)
-	pos, err := verifyParseArgs(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return exitUsage
+	f, pos, code, ok := verifyCommandArgs(e, "cms verify", cmsVerifyUsage, 2, args)
+	if !ok {
+		return code
 	}
 	o, err := f.options(pos[0])
 	if err != nil {

@@ -93,21 +93,9 @@ func (f *verifyFlags) printReport(e env, rep *verify.Report) int {
 }
 
 func runPDFVerify(ctx context.Context, e env, args []string) int {
-	fs := flag.NewFlagSet("pdf verify", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	fs.Usage = func() { fmt.Fprint(e.Stderr, pdfVerifyUsage); fs.PrintDefaults() }
-	var f verifyFlags
-	f.register(fs)
-	pos, err := verifyParseArgs(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	f, pos, code, ok := verifyCommandArgs(e, "pdf verify", pdfVerifyUsage, 1, args)
+	if !ok {
+		return code
 	}
 	path := pos[0]
 	o, err := f.options(path)
@@ -161,4 +149,25 @@ func userMessage(err error) string {
 		return ae.Detail
 	}
 	return err.Error()
+}
+
+// verifyCommandArgs parses the shared flags of `pdf verify` and `cms verify` and checks that exactly n
+// file arguments remain. When ok is false the command returns code (0 for -h, 2 for a usage error).
+func verifyCommandArgs(e env, name, usage string, n int, args []string) (f verifyFlags, pos []string, code int, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	fs.Usage = func() { fmt.Fprint(e.Stderr, usage); fs.PrintDefaults() }
+	f.register(fs)
+	pos, err := verifyParseArgs(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return f, nil, exitOK, false
+		}
+		return f, nil, exitUsage, false
+	}
+	if len(pos) != n {
+		fs.Usage()
+		return f, nil, exitUsage, false
+	}
+	return f, pos, exitOK, true
 }

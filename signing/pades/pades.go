@@ -155,18 +155,9 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	rd, err := pdf.Open(in, size)
+	_, inc, field, now, err := buildIncrement(in, size, &o)
 	if err != nil {
 		return nil, err
-	}
-	now := o.Now().In(o.Zone).Truncate(time.Second)
-	u, field, err := prepare(rd, &o, now)
-	if err != nil {
-		return nil, err
-	}
-	inc, err := u.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("pades: writing the update: %w", err)
 	}
 	// One pass over the original: copy it to out while hashing it.
 	h := o.Hash.New()
@@ -282,6 +273,25 @@ func SignFile(ctx context.Context, inPath, outPath string, o Options) (*Result, 
 
 // prepare builds the update: the signature dictionary, the field and widget, page /Annots, AcroForm
 // and catalog changes.
+// buildIncrement opens the document and serialises the signature revision (field, widget, signature
+// dictionary with its placeholder) at the signing time fixed here; Sign and Prepare share it.
+func buildIncrement(in io.ReaderAt, size int64, o *Options) (*pdf.Reader, *pdf.Increment, string, time.Time, error) {
+	rd, err := pdf.Open(in, size)
+	if err != nil {
+		return nil, nil, "", time.Time{}, err
+	}
+	now := o.Now().In(o.Zone).Truncate(time.Second)
+	u, field, err := prepare(rd, o, now)
+	if err != nil {
+		return nil, nil, "", time.Time{}, err
+	}
+	inc, err := u.Bytes()
+	if err != nil {
+		return nil, nil, "", time.Time{}, fmt.Errorf("pades: writing the update: %w", err)
+	}
+	return rd, inc, field, now, nil
+}
+
 func prepare(rd *pdf.Reader, o *Options, now time.Time) (*pdf.Update, string, error) {
 	mdp, err := rd.DocMDP()
 	if err != nil {

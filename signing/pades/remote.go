@@ -85,18 +85,9 @@ func Prepare(ctx context.Context, in io.ReaderAt, size int64, o Options) (*Prepa
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rd, err := pdf.Open(in, size)
+	rd, inc, field, now, err := buildIncrement(in, size, &o)
 	if err != nil {
 		return nil, err
-	}
-	now := o.Now().In(o.Zone).Truncate(time.Second)
-	u, field, err := prepare(rd, &o, now)
-	if err != nil {
-		return nil, err
-	}
-	inc, err := u.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("pades: writing the update: %w", err)
 	}
 	if inc.ContentsPos < 0 {
 		return nil, errors.New("pades: the update has no /Contents placeholder")
