@@ -22,6 +22,7 @@ type lexer struct {
 	bufOff  int64
 	inFile  bool // positions are file offsets (false inside decoded object streams)
 	pending []token
+	pendBuf [2]token // backs pending: the parser puts back at most two tokens
 	win     int // next refill size: small objects need one small read, long scans grow it
 }
 
@@ -132,7 +133,12 @@ func (l *lexer) skipSpace() {
 	}
 }
 
-func (l *lexer) unread(t token) { l.pending = append(l.pending, t) }
+func (l *lexer) unread(t token) {
+	if l.pending == nil {
+		l.pending = l.pendBuf[:0]
+	}
+	l.pending = append(l.pending, t)
+}
 
 func (l *lexer) token() (token, error) {
 	if n := len(l.pending); n > 0 {
@@ -184,16 +190,20 @@ func (l *lexer) token() (token, error) {
 		l.pos++
 		return token{kind: tKeyword, s: string(rune(c)), pos: start}, nil
 	}
-	// A number or a keyword: a run of regular characters.
-	var b []byte
+	// A number or a keyword: a run of regular characters, collected in a stack buffer.
+	var small [64]byte
+	b := small[:0]
 	for isRegular(l.peek()) {
 		b = append(b, byte(l.next()))
 		if len(b) > 255 {
 			return token{}, l.errf(start, "token too long")
 		}
 	}
-	s := string(b)
-	if looksNumeric(s) {
+	if i, ok := parseSmallInt(b); ok {
+		return token{kind: tInt, i: i, pos: start}, nil
+	}
+	if looksNumeric(b) {
+		s := string(b)
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return token{kind: tInt, i: i, pos: start}, nil
 		}
@@ -201,7 +211,44 @@ func (l *lexer) token() (token, error) {
 			return token{kind: tReal, f: f, pos: start}, nil
 		}
 	}
-	return token{kind: tKeyword, s: s, pos: start}, nil
+	if k, ok := keywords[string(b)]; ok {
+		return token{kind: tKeyword, s: k, pos: start}, nil
+	}
+	return token{kind: tKeyword, s: string(b), pos: start}, nil
+}
+
+// keywords interns the keywords the parser meets in every file, so lexing them does not allocate.
+var keywords = map[string]string{}
+
+func init() {
+	for _, k := range []string{"obj", "endobj", "R", "n", "f", "stream", "endstream", "xref", "trailer",
+		"startxref", "true", "false", "null"} {
+		keywords[k] = k
+	}
+}
+
+// parseSmallInt parses an optionally signed run of up to 18 decimal digits (what strconv.ParseInt
+// accepts for such input), without allocating; anything else is left to the general path.
+func parseSmallInt(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func (l *lexer) mkString(b []byte, hex bool, start int64) String {
@@ -212,8 +259,8 @@ func (l *lexer) mkString(b []byte, hex bool, start int64) String {
 	return s
 }
 
-func looksNumeric(s string) bool {
-	if s == "" {
+func looksNumeric(s []byte) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -235,7 +282,8 @@ func parseReal(s string) (float64, bool) {
 }
 
 func (l *lexer) readName() (string, error) {
-	var b []byte
+	var small [64]byte
+	b := small[:0]
 	for {
 		c := l.peek()
 		if !isRegular(c) {
@@ -254,7 +302,27 @@ func (l *lexer) readName() (string, error) {
 			return "", l.errf(l.pos, "name too long")
 		}
 	}
+	if n, ok := commonNames[string(b)]; ok {
+		return n, nil
+	}
 	return string(b), nil
+}
+
+// commonNames interns the names of the document structure a signer reads, so lexing them does not
+// allocate.
+var commonNames = map[string]string{}
+
+func init() {
+	for _, n := range []string{"Type", "Subtype", "Catalog", "Pages", "Page", "Kids", "Count", "Parent",
+		"MediaBox", "CropBox", "Rotate", "Contents", "Resources", "Font", "XObject", "ExtGState",
+		"ProcSet", "Length", "Filter", "FlateDecode", "DecodeParms", "Predictor", "Columns", "Root",
+		"Info", "Size", "ID", "Prev", "XRef", "XRefStm", "W", "Index", "ObjStm", "N", "First",
+		"Linearized", "Encrypt", "Metadata", "Outlines", "Names", "AcroForm", "Fields", "SigFlags",
+		"Perms", "DocMDP", "Annots", "Annot", "Widget", "FT", "Sig", "T", "V", "P", "F", "Rect", "AP",
+		"BBox", "Form", "Producer", "Creator", "Title", "CreationDate", "ModDate", "BaseFont", "Type1",
+		"Encoding", "ByteRange", "SubFilter", "M", "Reference", "DSS", "Ff", "DA", "DR"} {
+		commonNames[n] = n
+	}
 }
 
 func unhex(c int) int {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 )
 
@@ -245,21 +244,41 @@ func appendZeros(b []byte, n int) []byte {
 type raw []byte
 
 func appendDict(b []byte, d Dict, m *marks) []byte {
-	keys := make([]string, 0, len(d))
+	// Sort the keys in a stack array (dictionaries written here have a handful of keys), /Type first;
+	// insertion sort keeps small dictionaries free of allocations.
+	var small [16]Name
+	keys := small[:0]
+	if len(d) > len(small) {
+		keys = make([]Name, 0, len(d))
+	}
+	_, hasType := d["Type"]
 	for k := range d {
 		if k != "Type" {
-			keys = append(keys, string(k))
+			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
-	if _, ok := d["Type"]; ok {
-		keys = append([]string{"Type"}, keys...)
+	if len(keys) > len(small) {
+		slices.Sort(keys)
+	} else {
+		for i := 1; i < len(keys); i++ {
+			k := keys[i]
+			j := i
+			for ; j > 0 && keys[j-1] > k; j-- {
+				keys[j] = keys[j-1]
+			}
+			keys[j] = k
+		}
 	}
 	b = append(b, "<<"...)
-	for _, k := range keys {
-		b = appendName(b, Name(k))
+	if hasType {
+		b = appendName(b, "Type")
 		b = append(b, ' ')
-		b = appendObj(b, d[Name(k)], m)
+		b = appendObj(b, d["Type"], m)
+	}
+	for _, k := range keys {
+		b = appendName(b, k)
+		b = append(b, ' ')
+		b = appendObj(b, d[k], m)
 	}
 	return append(b, ">>"...)
 }

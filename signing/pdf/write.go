@@ -170,11 +170,11 @@ func (u *Update) Bytes() (inc *Increment, err error) {
 		nums = append(nums, n)
 	}
 	sort.Ints(nums)
-	offs := map[int]int64{}
+	offs := make([]int64, len(nums)+1) // parallel to nums; the last slot is the xref stream's
 	m := &marks{}
-	for _, n := range nums {
+	for i, n := range nums {
 		p := u.objs[n]
-		offs[n] = rd.size + int64(len(b))
+		offs[i] = rd.size + int64(len(b))
 		b = strconv.AppendInt(b, int64(n), 10)
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, int64(p.gen), 10)
@@ -235,9 +235,15 @@ func (u *Update) Bytes() (inc *Increment, err error) {
 			for j < len(nums) && nums[j] == nums[j-1]+1 {
 				j++
 			}
-			b = fmt.Appendf(b, "%d %d\n", nums[i], j-i)
-			for _, n := range nums[i:j] {
-				b = fmt.Appendf(b, "%010d %05d n\r\n", offs[n], u.objs[n].gen)
+			b = strconv.AppendInt(b, int64(nums[i]), 10)
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(j-i), 10)
+			b = append(b, '\n')
+			for k := i; k < j; k++ {
+				b = appendPadded(b, offs[k], 10)
+				b = append(b, ' ')
+				b = appendPadded(b, int64(u.objs[nums[k]].gen), 5)
+				b = append(b, " n\r\n"...)
 			}
 			i = j
 		}
@@ -245,8 +251,8 @@ func (u *Update) Bytes() (inc *Increment, err error) {
 		b = appendDict(b, trailer, nil)
 		b = append(b, '\n')
 	case XRefStream:
-		offs[xrefNum] = xrefOff
-		all := append(append([]int(nil), nums...), xrefNum)
+		offs[len(nums)] = xrefOff
+		all := append(nums, xrefNum)
 		w := 4
 		for xrefOff>>(8*w) != 0 {
 			w++
@@ -259,10 +265,11 @@ func (u *Update) Bytes() (inc *Increment, err error) {
 				j++
 			}
 			idx = append(idx, int64(all[i]), int64(j-i))
-			for _, n := range all[i:j] {
+			for x, n := range all[i:j] {
+				off := offs[i+x]
 				data = append(data, 1)
 				for k := w - 1; k >= 0; k-- {
-					data = append(data, byte(offs[n]>>(8*k)))
+					data = append(data, byte(off>>(8*k)))
 				}
 				g := 0
 				if p, ok := u.objs[n]; ok {
@@ -292,11 +299,17 @@ func (u *Update) Bytes() (inc *Increment, err error) {
 		inc.ContentsEnd = rd.size + int64(m.contents[1])
 		inc.byteRange = [2]int64{int64(m.byteRange[0]), int64(m.byteRange[1])}
 		br := [4]int64{0, inc.ContentsPos, inc.ContentsEnd, inc.Size() - inc.ContentsEnd}
-		s := fmt.Sprintf("[0 %10d %10d %10d]", br[1], br[2], br[3])
-		if len(s) != len(byteRangeBlank) {
+		var s [len(byteRangeBlank)]byte
+		f := append(s[:0], "[0"...)
+		for _, v := range br[1:] {
+			f = append(f, ' ')
+			f = appendSpacePadded(f, v, 10)
+		}
+		f = append(f, ']')
+		if len(f) != len(byteRangeBlank) {
 			return nil, errors.New("pdf: file too large for the /ByteRange placeholder")
 		}
-		copy(inc.Data[inc.byteRange[0]:], s)
+		copy(inc.Data[inc.byteRange[0]:], f)
 	}
 	return inc, nil
 }
@@ -357,3 +370,23 @@ func (inc *Increment) writeAround(w io.Writer) error {
 
 // HashAround writes the increment's signed parts (everything but the /Contents placeholder) to w.
 func (inc *Increment) HashAround(w io.Writer) error { return inc.writeAround(w) }
+
+// appendPadded appends n in decimal, zero-padded on the left to width digits (like %0*d).
+func appendPadded(b []byte, n int64, width int) []byte {
+	var d [20]byte
+	t := strconv.AppendInt(d[:0], n, 10)
+	for i := len(t); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, t...)
+}
+
+// appendSpacePadded appends n in decimal, space-padded on the left to width characters (like %*d).
+func appendSpacePadded(b []byte, n int64, width int) []byte {
+	var d [20]byte
+	t := strconv.AppendInt(d[:0], n, 10)
+	for i := len(t); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, t...)
+}
