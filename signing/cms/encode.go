@@ -1,7 +1,6 @@
 package cms
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
 
 	"crypto/x509"
 
@@ -141,9 +139,7 @@ func Assemble(signedAttrs, signature []byte, hash crypto.Hash, chain []*x509.Cer
 	if !s.ReadASN1(&set, cbasn1.SET) || !s.Empty() {
 		return nil, errors.New("cms: signed attributes are not one DER SET")
 	}
-	h := hash.New()
-	h.Write(signedAttrs)
-	sum := h.Sum(nil)
+	sum := digestOf(hash, signedAttrs)
 	pub := chain[0].PublicKey
 	signature = ecdsaToDER(pub, signature)
 	alg, err := algorithmFor(pub, hash, signature, sum)
@@ -217,9 +213,7 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 }
 
 func timestampSignature(ctx context.Context, tsa TimestampFunc, hash crypto.Hash, sig []byte) ([]byte, error) {
-	h := hash.New()
-	h.Write(sig)
-	token, err := tsa(ctx, hash, h.Sum(nil))
+	token, err := tsa(ctx, hash, digestOf(hash, sig))
 	if err != nil {
 		return nil, fmt.Errorf("cms: timestamp: %w", err)
 	}
@@ -231,9 +225,7 @@ func timestampSignature(ctx context.Context, tsa TimestampFunc, hash crypto.Hash
 
 // signAttributes signs hash(attrs) and returns the signature with its algorithm identifier (DER).
 func signAttributes(signer crypto.Signer, hash crypto.Hash, attrs []byte, pss bool) ([]byte, []byte, error) {
-	h := hash.New()
-	h.Write(attrs)
-	sum := h.Sum(nil)
+	sum := digestOf(hash, attrs)
 	pub := signer.Public()
 	var opts crypto.SignerOpts = hash
 	_, isRSA := pub.(*rsa.PublicKey)
@@ -316,7 +308,7 @@ func ecdsaToDER(pub crypto.PublicKey, sig []byte) []byte {
 	return out
 }
 
-func digestAlgID(hash crypto.Hash) ([]byte, error) {
+func buildDigestAlgID(hash crypto.Hash) ([]byte, error) {
 	oid, ok := hashOID(hash)
 	if !ok {
 		return nil, fmt.Errorf("%w: digest %v", ErrUnsupported, hash)
@@ -326,7 +318,7 @@ func digestAlgID(hash crypto.Hash) ([]byte, error) {
 	return b.Bytes()
 }
 
-func rsaPKCS1AlgID(hash crypto.Hash) ([]byte, error) {
+func buildRSAPKCS1AlgID(hash crypto.Hash) ([]byte, error) {
 	var oid asn1.ObjectIdentifier
 	switch hash {
 	case crypto.SHA256:
@@ -346,7 +338,7 @@ func rsaPKCS1AlgID(hash crypto.Hash) ([]byte, error) {
 	return b.Bytes()
 }
 
-func ecdsaAlgID(hash crypto.Hash) ([]byte, error) {
+func buildECDSAAlgID(hash crypto.Hash) ([]byte, error) {
 	var oid asn1.ObjectIdentifier
 	switch hash {
 	case crypto.SHA256:
@@ -394,67 +386,6 @@ func pssAlgID(hash crypto.Hash, salt int) ([]byte, error) {
 	return b.Bytes()
 }
 
-// buildAttributes returns the DER SET OF the three signed attributes, sorted as DER requires.
-func buildAttributes(contentType asn1.ObjectIdentifier, digest []byte, hash crypto.Hash, cert *x509.Certificate) ([]byte, error) {
-	if cert.SerialNumber == nil || len(cert.Raw) == 0 {
-		return nil, errors.New("cms: signer certificate is incomplete")
-	}
-	certHash := crypto.SHA256.New()
-	certHash.Write(cert.Raw)
-	attr := func(oid asn1.ObjectIdentifier, value func(*cryptobyte.Builder)) ([]byte, error) {
-		var b cryptobyte.Builder
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oid)
-			b.AddASN1(cbasn1.SET, value)
-		})
-		return b.Bytes()
-	}
-	ct, err := attr(OIDAttrContentType, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(contentType) })
-	if err != nil {
-		return nil, err
-	}
-	md, err := attr(OIDAttrMessageDigest, func(b *cryptobyte.Builder) { b.AddASN1OctetString(digest) })
-	if err != nil {
-		return nil, err
-	}
-	// ESSCertIDv2 with the default hash (SHA-256, so hashAlgorithm is omitted) and issuerSerial,
-	// which binds issuer and serial too, not only the certificate bytes.
-	sc, err := attr(OIDAttrSigningCertV2, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SigningCertificateV2
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // certs
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ESSCertIDv2
-					b.AddASN1OctetString(certHash.Sum(nil))
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // IssuerSerial
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // GeneralNames
-							b.AddASN1(cbasn1.Tag(4).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-								b.AddBytes(cert.RawIssuer)
-							})
-						})
-						b.AddASN1BigInt(cert.SerialNumber)
-					})
-				})
-			})
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return derSet([][]byte{ct, md, sc}), nil
-}
-
-// derSet wraps elements in a DER SET OF, sorted by their encodings (X.690 11.6).
-func derSet(elems [][]byte) []byte {
-	sorted := append([][]byte(nil), elems...)
-	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i], sorted[j]) < 0 })
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-		for _, e := range sorted {
-			b.AddBytes(e)
-		}
-	})
-	return b.BytesOrPanic() // cannot fail: only byte appends
-}
-
 type signedDataParts struct {
 	hash        crypto.Hash
 	chain       []*x509.Certificate
@@ -464,74 +395,4 @@ type signedDataParts struct {
 	timestamp   []byte // optional DER ContentInfo
 	contentType asn1.ObjectIdentifier
 	content     []byte // nil: detached
-}
-
-func encodeSignedData(p signedDataParts) ([]byte, error) {
-	dAlg, err := digestAlgID(p.hash)
-	if err != nil {
-		return nil, err
-	}
-	signer := p.chain[0]
-	attrs := cryptobyte.String(p.signedAttrs)
-	var attrsBody cryptobyte.String
-	if !attrs.ReadASN1(&attrsBody, cbasn1.SET) {
-		return nil, errors.New("cms: signed attributes are not a DER SET")
-	}
-	contentType := p.contentType
-	if contentType == nil {
-		contentType = OIDData
-	}
-	version := int64(1)
-	if !contentType.Equal(OIDData) {
-		version = 3 // RFC 5652 5.1
-	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
-		b.AddASN1ObjectIdentifier(OIDSignedData)
-		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
-				b.AddASN1Int64(version)
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(dAlg) })
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncapsulatedContentInfo
-					b.AddASN1ObjectIdentifier(contentType)
-					if p.content != nil {
-						b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-							b.AddASN1OctetString(p.content)
-						})
-					}
-				})
-				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-					for _, c := range p.chain {
-						if c != nil {
-							b.AddBytes(c.Raw)
-						}
-					}
-				})
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { // SignerInfos
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1Int64(1)
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // IssuerAndSerialNumber
-							b.AddBytes(signer.RawIssuer)
-							b.AddASN1BigInt(signer.SerialNumber)
-						})
-						b.AddBytes(dAlg)
-						b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-							b.AddBytes(attrsBody)
-						})
-						b.AddBytes(p.sigAlg)
-						b.AddASN1OctetString(p.signature)
-						if len(p.timestamp) > 0 {
-							b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-								b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-									b.AddASN1ObjectIdentifier(OIDAttrTimeStampToken)
-									b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(p.timestamp) })
-								})
-							})
-						}
-					})
-				})
-			})
-		})
-	})
-	return b.Bytes()
 }
