@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/lienthong/lienthong/internal/apperr"
@@ -155,16 +156,32 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	_, inc, field, now, err := buildIncrement(in, size, &o)
+	incBuf := incPool.Get().(*[]byte)
+	defer func() {
+		// Increment buffers of typical size are reused; nothing keeps the increment after Sign.
+		if cap(*incBuf) <= maxPooledIncrement {
+			incPool.Put(incBuf)
+		}
+	}()
+	rd, inc, field, now, err := buildIncrementInto(in, size, &o, *incBuf)
 	if err != nil {
 		return nil, err
 	}
-	// One pass over the original: copy it to out while hashing it.
+	*incBuf = inc.Data[:0]
+	// One pass over the original: copy it to out while hashing it. A small file was read whole by
+	// pdf.Open: write and hash exactly the bytes that were parsed.
 	h := o.Hash.New()
 	bw := &countWriter{w: out}
-	buf := make([]byte, min(1<<20, max(size, 4096)))
-	if _, err := io.CopyBuffer(io.MultiWriter(bw, h), io.NewSectionReader(in, 0, size), buf); err != nil {
-		return nil, fmt.Errorf("pades: copying the document: %w", err)
+	if data, ok := rd.InMemory(); ok {
+		h.Write(data)
+		if _, err := bw.Write(data); err != nil {
+			return nil, fmt.Errorf("pades: copying the document: %w", err)
+		}
+	} else {
+		buf := make([]byte, min(1<<20, max(size, 4096)))
+		if _, err := io.CopyBuffer(io.MultiWriter(bw, h), io.NewSectionReader(in, 0, size), buf); err != nil {
+			return nil, fmt.Errorf("pades: copying the document: %w", err)
+		}
 	}
 	if err := inc.HashAround(h); err != nil {
 		return nil, err
@@ -276,6 +293,17 @@ func SignFile(ctx context.Context, inPath, outPath string, o Options) (*Result, 
 // buildIncrement opens the document and serialises the signature revision (field, widget, signature
 // dictionary with its placeholder) at the signing time fixed here; Sign and Prepare share it.
 func buildIncrement(in io.ReaderAt, size int64, o *Options) (*pdf.Reader, *pdf.Increment, string, time.Time, error) {
+	return buildIncrementInto(in, size, o, nil)
+}
+
+// incPool holds increment buffers for Sign (a signature increment is mostly its /Contents
+// placeholder, 16 KB and more); maxPooledIncrement bounds what is kept.
+var incPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledIncrement = 256 << 10
+
+// buildIncrementInto is buildIncrement serialising into buf's storage when it is large enough.
+func buildIncrementInto(in io.ReaderAt, size int64, o *Options, buf []byte) (*pdf.Reader, *pdf.Increment, string, time.Time, error) {
 	rd, err := pdf.Open(in, size)
 	if err != nil {
 		return nil, nil, "", time.Time{}, err
@@ -285,7 +313,7 @@ func buildIncrement(in io.ReaderAt, size int64, o *Options) (*pdf.Reader, *pdf.I
 	if err != nil {
 		return nil, nil, "", time.Time{}, err
 	}
-	inc, err := u.Bytes()
+	inc, err := u.AppendBytes(buf)
 	if err != nil {
 		return nil, nil, "", time.Time{}, fmt.Errorf("pades: writing the update: %w", err)
 	}

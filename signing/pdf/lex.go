@@ -56,6 +56,12 @@ func newLexer(r io.ReaderAt, size, pos int64, inFile bool) *lexer {
 	return &lexer{r: r, size: size, pos: pos, inFile: inFile, bufOff: -1}
 }
 
+// newBytesLexer lexes data in place: its window is data itself, never copied or refilled (the lexer
+// only reads its window).
+func newBytesLexer(data []byte, pos int64, inFile bool) *lexer {
+	return &lexer{size: int64(len(data)), pos: pos, inFile: inFile, buf: data, bufOff: 0}
+}
+
 // peekByte returns the byte at l.pos, or -1 at the end.
 func (l *lexer) byteAt(p int64) int {
 	if p < 0 || p >= l.size {

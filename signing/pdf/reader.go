@@ -39,6 +39,9 @@ const (
 	maxSections     = 100_000
 	maxDecoded      = 32 << 20 // decoded xref or object stream
 	objectCacheSize = 4096
+	// smallFile is the size up to which Open reads the whole file once and parses it in place,
+	// instead of many small reads through the io.ReaderAt (a signer's typical one-page letter).
+	smallFile = 256 << 10
 )
 
 // entry is one cross-reference entry.
@@ -84,6 +87,7 @@ type Revision struct {
 type Reader struct {
 	r    io.ReaderAt
 	size int64
+	mem  []byte // the whole file when it is small (a snapshot read once by Open), else nil
 
 	version    string
 	revs       []*Revision
@@ -106,6 +110,13 @@ type objStream struct {
 // encrypted files give an apperr.Invalid wrapping ErrEncrypted.
 func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	rd := &Reader{r: r, size: size, cache: map[entry]Object{}, objstm: map[int]*objStream{}}
+	if size > 0 && size <= smallFile {
+		mem := make([]byte, size)
+		if n, err := r.ReadAt(mem, 0); n == len(mem) && (err == nil || errors.Is(err, io.EOF)) {
+			rd.mem = mem
+			rd.r = bytes.NewReader(mem)
+		}
+	}
 	if err := rd.open(); err != nil {
 		return nil, malformed(err)
 	}
@@ -119,9 +130,14 @@ func (rd *Reader) open() error {
 	if rd.size < 16 {
 		return synErr(0, "file too short")
 	}
-	head := make([]byte, min(1024, rd.size))
-	if _, err := rd.r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return err
+	var head []byte
+	if rd.mem != nil {
+		head = rd.mem[:min(1024, rd.size)]
+	} else {
+		head = make([]byte, min(1024, rd.size))
+		if _, err := rd.r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
 	}
 	i := bytes.Index(head, []byte("%PDF-"))
 	if i < 0 {
@@ -245,7 +261,7 @@ func (rd *Reader) open() error {
 // firstPageSection returns the offset of the cross-reference section that follows a linearization
 // dictionary at the start of the file.
 func (rd *Reader) firstPageSection() (int64, bool) {
-	l := newLexer(rd.r, rd.size, 0, true)
+	l := rd.lexer(0)
 	// Skip the header line and binary comment: the first token is the object number.
 	a, err1 := l.token()
 	b, err2 := l.token()
@@ -271,15 +287,20 @@ func (rd *Reader) firstPageSection() (int64, bool) {
 // findStartXRef reads the offset after the last "startxref" in the file's tail.
 func (rd *Reader) findStartXRef() (int64, error) {
 	n := min(rd.size, 4096)
-	tail := make([]byte, n)
-	if _, err := rd.r.ReadAt(tail, rd.size-n); err != nil && !errors.Is(err, io.EOF) {
-		return 0, err
+	var tail []byte
+	if rd.mem != nil {
+		tail = rd.mem[rd.size-n:]
+	} else {
+		tail = make([]byte, n)
+		if _, err := rd.r.ReadAt(tail, rd.size-n); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
 	}
 	i := bytes.LastIndex(tail, []byte("startxref"))
 	if i < 0 {
 		return 0, synErr(rd.size, "no startxref near the end of the file")
 	}
-	l := newLexer(bytes.NewReader(tail), n, int64(i+9), false)
+	l := newBytesLexer(tail, int64(i+9), false)
 	t, err := l.token()
 	if err != nil || t.kind != tInt || t.i < 0 || t.i >= rd.size {
 		return 0, synErr(rd.size-n+int64(i), "startxref is not followed by a valid offset")
@@ -288,7 +309,7 @@ func (rd *Reader) findStartXRef() (int64, error) {
 }
 
 func (rd *Reader) parseSection(off int64) (*section, error) {
-	l := newLexer(rd.r, rd.size, off, true)
+	l := rd.lexer(off)
 	l.skipSpace()
 	if l.pos != off {
 		// Tolerate leading whitespace, but note the real start.
@@ -460,6 +481,23 @@ func (rd *Reader) parseXRefStream(off int64) (*section, error) {
 // eofAfter returns the offset just past the first "%%EOF" (and its end-of-line) at or after off, or the
 // file size when there is none.
 func (rd *Reader) eofAfter(off int64) int64 {
+	if rd.mem != nil {
+		if off < 0 || off >= rd.size {
+			return rd.size
+		}
+		i := bytes.Index(rd.mem[off:], []byte("%%EOF"))
+		if i < 0 {
+			return rd.size
+		}
+		e := off + int64(i) + 5
+		switch {
+		case e+1 < rd.size && rd.mem[e] == '\r' && rd.mem[e+1] == '\n':
+			e += 2
+		case e < rd.size && (rd.mem[e] == '\n' || rd.mem[e] == '\r'):
+			e++
+		}
+		return e
+	}
 	chunk := int64(2048)
 	buf := make([]byte, chunk+5)
 	for p := off; p < rd.size; p += chunk {
@@ -486,7 +524,7 @@ func (rd *Reader) eofAfter(off int64) int64 {
 
 // parseIndirect parses "num gen obj ... endobj" at off. want, when set, must match the header.
 func (rd *Reader) parseIndirect(off int64, want *Ref, depth int) (Ref, Object, error) {
-	l := newLexer(rd.r, rd.size, off, true)
+	l := rd.lexer(off)
 	a, err1 := l.token()
 	b, err2 := l.token()
 	c, err3 := l.token()
@@ -560,7 +598,21 @@ func (rd *Reader) parseIndirect(off int64, want *Ref, depth int) (Ref, Object, e
 	return ref, st, nil
 }
 
+// lexer returns a lexer of the file positioned at off.
+func (rd *Reader) lexer(off int64) *lexer {
+	if rd.mem != nil {
+		return newBytesLexer(rd.mem, off, true)
+	}
+	return newLexer(rd.r, rd.size, off, true)
+}
+
 func (rd *Reader) byteAt(p int64) int {
+	if rd.mem != nil {
+		if p < 0 || p >= int64(len(rd.mem)) {
+			return -1
+		}
+		return int(rd.mem[p])
+	}
 	var b [1]byte
 	if _, err := rd.r.ReadAt(b[:], p); err != nil {
 		return -1
@@ -587,6 +639,10 @@ func (rd *Reader) findKeyword(from int64, kw string) (int64, bool) {
 	}
 	return 0, false
 }
+
+// InMemory returns the whole file when Open read it into memory (small files), so a caller can hash and
+// copy exactly the bytes that were parsed without reading them again. The slice must not be modified.
+func (rd *Reader) InMemory() ([]byte, bool) { return rd.mem, rd.mem != nil }
 
 // Size returns the file size given to Open.
 func (rd *Reader) Size() int64 { return rd.size }
@@ -749,7 +805,7 @@ func (rd *Reader) fromObjStream(rev, stmNum, index, num, depth int) (Object, err
 			return nil, synErr(st.Offset, "object stream %d has a bad /First", stmNum)
 		}
 		os = &objStream{data: data, first: first, offs: map[int]int64{}}
-		l := newLexer(bytes.NewReader(data[:first]), first, 0, false)
+		l := newBytesLexer(data[:first], 0, false)
 		for i := 0; i < int(n); i++ {
 			a, err1 := l.token()
 			b, err2 := l.token()
@@ -774,7 +830,7 @@ func (rd *Reader) fromObjStream(rev, stmNum, index, num, depth int) (Object, err
 	if p > int64(len(os.data)) {
 		return nil, synErr(-1, "object %d lies outside object stream %d", num, stmNum)
 	}
-	l := newLexer(bytes.NewReader(os.data), int64(len(os.data)), p, false)
+	l := newBytesLexer(os.data, p, false)
 	return l.object(0)
 }
 

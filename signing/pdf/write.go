@@ -128,7 +128,11 @@ func (inc *Increment) Size() int64 { return inc.Base + int64(len(inc.Data)) }
 // Bytes serialises the update: objects, a cross-reference section of the same kind as the newest
 // revision's (a hybrid file gets a table), the trailer, startxref and %%EOF. When the update holds the
 // placeholders, the ByteRange is filled in already: [0, '<', just past '>', rest].
-func (u *Update) Bytes() (inc *Increment, err error) {
+func (u *Update) Bytes() (inc *Increment, err error) { return u.AppendBytes(nil) }
+
+// AppendBytes is Bytes writing the increment into buf's storage (from buf[:0]) when it is large enough,
+// so a caller may reuse one buffer across updates; Increment.Data then aliases buf.
+func (u *Update) AppendBytes(buf []byte) (inc *Increment, err error) {
 	// A value of a type PDF cannot hold is a programming error in the caller; report it, never crash.
 	defer func() {
 		if r := recover(); r != nil {
@@ -153,7 +157,10 @@ func (u *Update) Bytes() (inc *Increment, err error) {
 			}
 		}
 	}
-	b := make([]byte, 0, est)
+	b := buf[:0]
+	if cap(b) < est {
+		b = make([]byte, 0, est)
+	}
 	if c := rd.byteAt(rd.size - 1); c != '\n' && c != '\r' {
 		b = append(b, '\n')
 	}
