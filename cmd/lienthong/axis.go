@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 	"github.com/lienthong/lienthong/exchange/delivery"
 	"github.com/lienthong/lienthong/exchange/demo"
 	"github.com/lienthong/lienthong/exchange/hub"
@@ -101,6 +102,11 @@ func startExchange(ctx context.Context, d *serveDeps) (func(context.Context) err
 	}
 	cfg := delivery.Config{Org: org, Axis: ax, Filer: delivery.WorkflowFiler{Service: d.Service}, Recorder: d.Service,
 		Logger: d.Logger, WorkersOnly: false}
+	if dir := os.Getenv("LIENTHONG_PACKET_DIR"); dir != "" {
+		if cfg.Packets, err = blobs.Open(dir, true); err != nil {
+			return nil, fmt.Errorf("LIENTHONG_PACKET_DIR: %w", err)
+		}
+	}
 	if roots := os.Getenv("LIENTHONG_SIGNING_ROOTS"); roots != "" {
 		pool, err := verify.LoadRoots(strings.Split(roots, ":")...)
 		if err != nil {
@@ -176,8 +182,9 @@ func runAxis(ctx context.Context, e env, args []string) int {
 	listen := fs.String("listen", "", "address to serve the hub on, e.g. 127.0.0.1:7400 (required)")
 	nodes := fs.String("nodes", "", `JSON file [{"code","name","token_file","push_url"}] of nodes to register at start`)
 	faults := fs.Float64("faults", 0, "fraction of calls to fail on purpose (testing only), 0-1")
+	packetDir := fs.String("packet-dir", "", "keep packet bodies as files in this folder (fsynced) instead of in the database")
 	fs.Usage = func() {
-		fmt.Fprintln(e.Stderr, "usage: lienthong axis --listen ADDR [--nodes FILE]\n\nThe hub keeps its state in DATABASE_URL (or the private cluster in $LIENTHONG_DATA).")
+		fmt.Fprintln(e.Stderr, "usage: lienthong axis --listen ADDR [--nodes FILE] [--packet-dir DIR]\n\nThe hub keeps its state in DATABASE_URL (or the private cluster in $LIENTHONG_DATA).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *listen == "" || *faults < 0 || *faults > 1 {
@@ -207,7 +214,14 @@ func runAxis(ctx context.Context, e env, args []string) int {
 		return exitNo
 	}
 	defer db.Close()
-	h, err := hub.Open(ctx, db.Pool, hub.Config{Logger: log})
+	hcfg := hub.Config{Logger: log}
+	if *packetDir != "" {
+		if hcfg.Packets, err = blobs.Open(*packetDir, true); err != nil {
+			fmt.Fprintln(e.Stderr, "lienthong axis:", err)
+			return exitNo
+		}
+	}
+	h, err := hub.Open(ctx, db.Pool, hcfg)
 	if err != nil {
 		fmt.Fprintln(e.Stderr, "lienthong axis:", err)
 		return exitNo

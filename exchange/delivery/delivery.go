@@ -31,6 +31,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 	"github.com/lienthong/lienthong/exchange/edxml"
 )
 
@@ -91,6 +92,10 @@ type Config struct {
 	Filer     Filer
 	Recorder  Recorder
 	Verifier  Verifier
+	// Packets, if set, keeps the raw bytes of sent and received packets as files named by their SHA-256
+	// instead of in the outbox and inbound rows (which then keep only the digest): far cheaper for
+	// PostgreSQL at volume. Rows written before it was set keep their bytes and stay readable.
+	Packets *blobs.Store
 
 	MaxAttempts int                      // per delivery; 10 by default
 	Backoff     Backoff                  // 2 s … 15 min by default

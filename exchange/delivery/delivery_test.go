@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 	"github.com/lienthong/lienthong/exchange/edxml"
 	"github.com/lienthong/lienthong/exchange/hub"
 	"github.com/lienthong/lienthong/internal/pgtest"
@@ -74,6 +76,7 @@ type env struct {
 	pools  map[string]*pgxpool.Pool
 	tokens map[string]string
 	urls   map[string]string
+	stores map[string]*blobs.Store // "hub" and node codes, with opts.packets
 }
 
 type opts struct {
@@ -81,6 +84,7 @@ type opts struct {
 	wrap    func(http.Handler) http.Handler
 	mutate  func(code string, c *Config)
 	noStart map[string]bool
+	packets bool // hub and nodes keep packet bytes in file stores
 }
 
 func newPool(t *testing.T, url string) *pgxpool.Pool {
@@ -101,12 +105,25 @@ func setup(t *testing.T, o opts, codes ...string) *env {
 	t.Helper()
 	ctx := context.Background()
 	hp := newPool(t, pgtest.NewDatabase(t))
-	h, err := hub.Open(ctx, hp, hub.Config{})
+	e := &env{t: t, nodes: map[string]*Node{}, pools: map[string]*pgxpool.Pool{}, tokens: map[string]string{}, urls: map[string]string{},
+		stores: map[string]*blobs.Store{}}
+	store := func(name string) *blobs.Store {
+		if !o.packets {
+			return nil
+		}
+		s, err := blobs.Open(filepath.Join(t.TempDir(), name), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.stores[name] = s
+		return s
+	}
+	h, err := hub.Open(ctx, hp, hub.Config{Packets: store("hub")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	e := &env{t: t, hub: h, nodes: map[string]*Node{}, pools: map[string]*pgxpool.Pool{}, tokens: map[string]string{}, urls: map[string]string{}}
+	e.hub = h
 	var handler http.Handler = h.Handler()
 	if o.faults > 0 {
 		e.faults = hub.NewFaults(o.faults, 42)
@@ -138,7 +155,7 @@ func setup(t *testing.T, o opts, codes ...string) *env {
 			Axis:         &axis.Reference{BaseURL: e.srv.URL, Token: tok, Client: &http.Client{Timeout: time.Second}},
 			PullInterval: 150 * time.Millisecond, Backoff: Backoff{Base: 30 * time.Millisecond, Cap: 300 * time.Millisecond},
 			MaxAttempts: 25, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, Workers: 20,
-			JobTimeout: 3 * time.Second, SoftStop: 2 * time.Second}
+			JobTimeout: 3 * time.Second, SoftStop: 2 * time.Second, Packets: store(c)}
 		if o.mutate != nil {
 			o.mutate(c, &cfg)
 		}
@@ -292,6 +309,100 @@ func TestFaultyAxisDeliversEverythingOnce(t *testing.T) {
 	}
 	t.Logf("faults injected: %d; sender retries %d, snoozes %d, duplicate receipts %d", e.faults.Injected(),
 		e.nodes["A01"].Metrics.Retries.Load(), e.nodes["A01"].Metrics.Snoozed.Load(), e.nodes["A01"].Metrics.DuplicateReceipts.Load())
+}
+
+// With file stores, no packet bytes go to PostgreSQL (rows keep the digest), everything still arrives
+// once, and a packet damaged on the hub's disk is not accepted: it stays in the inbox until repaired.
+func TestPacketsInFileStores(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{packets: true}, "A01", "B01", "C01")
+	ctx := context.Background()
+	const docs = 5
+	for i := 0; i < docs; i++ {
+		e.send("A01", i, "B01", "C01")
+	}
+	for _, c := range []string{"B01", "C01"} {
+		waitFor(t, 60*time.Second, "all documents at "+c, func() bool {
+			return count(t, e.pools[c], `SELECT count(*) FROM test_filed`) == docs
+		})
+	}
+	waitFor(t, 60*time.Second, "statuses back at the sender", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_status WHERE progress = '01'`) == 2*docs
+	})
+	for c, pool := range e.pools {
+		if n := count(t, pool, `SELECT count(*) FROM exchange_outbox WHERE packet IS NOT NULL`); n != 0 {
+			t.Errorf("%s: %d outbox rows hold packet bytes", c, n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM exchange_inbound WHERE packet IS NOT NULL`); n != 0 {
+			t.Errorf("%s: %d inbound rows hold packet bytes", c, n)
+		}
+	}
+	// Every digest of B01's inbound ledger reads back from its store as the bytes the sender queued.
+	rows, err := e.pools["B01"].Query(ctx, `SELECT sha256 FROM exchange_inbound`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil || len(sums) != docs {
+		t.Fatalf("inbound digests %d, %v", len(sums), err)
+	}
+	for _, sum := range sums {
+		raw, err := e.stores["B01"].Get(sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var queued int
+		if err := e.pools["A01"].QueryRow(ctx, `SELECT count(*) FROM exchange_outbox WHERE sha256 = $1 AND recipient = 'B01'`, sum).Scan(&queued); err != nil || queued != 1 {
+			t.Fatalf("the packet B01 kept (%d bytes) matches %d outbox rows at A01, %v", len(raw), queued, err)
+		}
+	}
+
+}
+
+// A packet damaged on the hub's disk does not match the digest the hub listed: the recipient neither
+// files nor refuses it, it stays in the inbox, and the next pull after the repair files it.
+func TestDamagedPacketStaysInInbox(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{packets: true, noStart: map[string]bool{"B01": true}}, "A01", "B01")
+	ctx := context.Background()
+	docID := e.send("A01", 1, "B01")
+	waitFor(t, 60*time.Second, "the packet at the hub", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 1
+	})
+	var sum []byte
+	if err := e.pools["A01"].QueryRow(ctx, `SELECT sha256 FROM exchange_outbox WHERE document_id = $1`, docID).Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	h := fmt.Sprintf("%x", sum)
+	path := filepath.Join(e.stores["hub"].Dir(), h[:2], h)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), good...)
+	bad[len(bad)/2] ^= 1
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := e.nodes["B01"]
+	if n, err := b.Pull(ctx, edxml.KindEdoc); err == nil || n != 0 {
+		t.Fatalf("pulling a damaged packet: %d handled, err %v; want 0 and an error", n, err)
+	}
+	if n := count(t, e.pools["B01"], `SELECT count(*) FROM exchange_inbound`); n != 0 {
+		t.Fatalf("the damaged packet left %d inbound rows", n)
+	}
+	if s, err := e.hub.Stats(ctx); err != nil || s.Pending != 1 {
+		t.Fatalf("hub: %+v, %v; want the packet still pending", s, err)
+	}
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 1 {
+		t.Fatalf("pulling the repaired packet: %d handled, %v", n, err)
+	}
+	if n := count(t, e.pools["B01"], `SELECT count(*) FROM test_filed WHERE document_id = $1`, docID); n != 1 {
+		t.Fatalf("the repaired packet was filed %d times", n)
+	}
 }
 
 func TestRefusedThenRedelivered(t *testing.T) {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -112,6 +113,11 @@ func (n *Node) Receive(ctx context.Context, it axis.Item) error {
 		return err
 	}
 	sum := sha256.Sum256(raw)
+	// An axis that lists a digest (ours does) lets damage on the way, or on its disk, show: the packet
+	// then stays in the inbox for the next pull instead of being refused.
+	if it.SHA256 != "" && !strings.EqualFold(it.SHA256, hex.EncodeToString(sum[:])) {
+		return fmt.Errorf("packet %s does not match the digest the axis listed", it.ID)
+	}
 	p, err := edxml.ParseBytes(raw)
 	if err != nil {
 		n.Metrics.Rejected.Add(1)
@@ -159,7 +165,11 @@ func (n *Node) receiveEdoc(ctx context.Context, it axis.Item, p *edxml.Packet, r
 		}
 	}
 	rejected := verdict != "accepted"
-	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+	_, kept, err := n.keepPacket(raw)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
 		var id int64
 		code, date := "", ""
 		if c := p.Header.Code; c != nil {
@@ -171,7 +181,7 @@ func (n *Node) receiveEdoc(ctx context.Context, it axis.Item, p *edxml.Packet, r
 		err := tx.QueryRow(ctx, `INSERT INTO exchange_inbound (recipient, sender, document_id, code, promulgation, axis_id, sha256, packet,
 				verdict, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (recipient, sender, document_id) DO NOTHING RETURNING id`,
-			n.cfg.Org, from, p.Header.DocumentID, code, date, it.ID, sum, raw, verdict, detail, n.now()).Scan(&id)
+			n.cfg.Org, from, p.Header.DocumentID, code, date, it.ID, sum, kept, verdict, detail, n.now()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			n.Metrics.Duplicates.Add(1) // already filed (a re-sent packet, or our ack was lost): just ack again
 			return nil

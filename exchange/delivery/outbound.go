@@ -84,11 +84,14 @@ func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
 			return errors.New("delivery: a delivery needs a message id and a packet")
 		}
 		deadlines[i] = n.deadline(d.Urgency)
-		sum := sha256.Sum256(d.Packet)
+		sum, packet, err := n.keepPacket(d.Packet)
+		if err != nil {
+			return err
+		}
 		batch.Queue(`INSERT INTO exchange_outbox (message_id, doc_id, sender, recipient, document_id, kind, status_code,
 				packet, sha256, urgency, deadline, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (message_id) DO NOTHING`,
-			d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode, d.Packet, sum[:],
+			d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode, packet, sum,
 			urgencyOr(d.Urgency), deadlines[i], n.now())
 	}
 	br := tx.SendBatch(ctx, batch)
@@ -115,6 +118,28 @@ func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
 		return fmt.Errorf("delivery: enqueueing: %w", err)
 	}
 	return nil
+}
+
+// keepPacket returns the packet's digest and what its row's packet column holds: the bytes, or NULL
+// once they are in the file store.
+func (n *Node) keepPacket(raw []byte) ([]byte, []byte, error) {
+	if n.cfg.Packets == nil {
+		sum := sha256.Sum256(raw)
+		return sum[:], raw, nil
+	}
+	sum, err := n.cfg.Packets.Put(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delivery: keeping the packet: %w", err)
+	}
+	return sum, nil, nil
+}
+
+// storedPacket reads a packet kept in the file store.
+func (n *Node) storedPacket(sum []byte) ([]byte, error) {
+	if n.cfg.Packets == nil {
+		return nil, fmt.Errorf("delivery: packet %x is kept in a file store but none is configured", sum)
+	}
+	return n.cfg.Packets.Get(sum)
 }
 
 func urgencyOr(u string) string {
@@ -168,9 +193,10 @@ var errExpired = errors.New("delivery deadline passed")
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	n := w.n
 	var r outboxRow
-	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, deadline
+	var sum []byte
+	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, sha256, deadline
 		FROM exchange_outbox WHERE message_id = $1`, job.Args.MessageID).Scan(&r.docID, &r.sender, &r.recipient, &r.documentID,
-		&r.kind, &r.code, &r.state, &r.packet, &r.deadline)
+		&r.kind, &r.code, &r.state, &r.packet, &sum, &r.deadline)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return river.JobCancel(fmt.Errorf("no outbox row for message %s", job.Args.MessageID))
 	}
@@ -179,6 +205,11 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	if r.state != "queued" {
 		return nil // already sent (a rerun after a lost completion), failed or cancelled
+	}
+	if r.packet == nil {
+		if r.packet, err = n.storedPacket(sum); err != nil {
+			return err
+		}
 	}
 	if n.now().After(r.deadline) {
 		n.Metrics.Expired.Add(1)

@@ -12,7 +12,7 @@ import (
 )
 
 // schemaVersion is the version of our own exchange tables (below); River's are versioned by rivermigrate.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // exchangeSchema holds the ledger of the exchange side. River's river_job is the queue only: what was
 // sent, received and answered lives here, with the raw packet and receipt bytes as evidence.
@@ -91,6 +91,10 @@ CREATE TABLE IF NOT EXISTS exchange_status_event (
 	UNIQUE (direction, sha256)
 );
 INSERT INTO exchange_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
+-- Version 2: the packet bytes may live in a file store (Config.Packets); the row then keeps the digest.
+ALTER TABLE exchange_outbox ALTER COLUMN packet DROP NOT NULL;
+ALTER TABLE exchange_inbound ALTER COLUMN packet DROP NOT NULL;
+INSERT INTO exchange_schema (version) VALUES (2) ON CONFLICT DO NOTHING;
 `
 
 const dropSchema = `DROP TABLE IF EXISTS exchange_status_event, exchange_status, exchange_inbound, exchange_failed, exchange_outbox, exchange_schema`

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 	"github.com/lienthong/lienthong/exchange/delivery"
 	"github.com/lienthong/lienthong/exchange/edxml"
 	"github.com/lienthong/lienthong/exchange/hub"
@@ -119,7 +120,17 @@ func BenchmarkExchange(b *testing.B) {
 	// buffers, scheduling), and the run is CPU-bound. 60 + 2×120 connections took 17 s for 300 packets,
 	// 8 + 2×12 take 7 s on the same idle machine; workers wait for a connection instead.
 	hp, _ := benchPool(b, 8)
-	h, err := hub.Open(ctx, hp, hub.Config{})
+	// Packet bytes go to file stores, as we recommend at volume. The test cluster runs with fsync off, so
+	// the stores do not sync either unless SYNC=1 (then every stored packet is fsynced with its folder).
+	sync := os.Getenv("SYNC") == "1"
+	store := func() *blobs.Store {
+		s, err := blobs.Open(b.TempDir(), sync)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	h, err := hub.Open(ctx, hp, hub.Config{Packets: store()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -144,7 +155,7 @@ func BenchmarkExchange(b *testing.B) {
 		tr := &http.Transport{MaxIdleConnsPerHost: 200}
 		n, err := delivery.New(ctx, p, delivery.Config{Org: code, Filer: filer, Verifier: PDFVerifier{Roots: roots},
 			Axis:         &axis.Reference{BaseURL: srv.URL, Token: tok, Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}},
-			PullInterval: 100 * time.Millisecond, Workers: benchWorkers, InWorkers: 64,
+			PullInterval: 100 * time.Millisecond, Workers: benchWorkers, InWorkers: 64, Packets: store(),
 			FetchCooldown: benchCooldown, FetchPollInterval: benchPoll})
 		if err != nil {
 			b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -138,6 +139,14 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 		}
 	}
 	sum := sha256.Sum256(body)
+	stored := body
+	if h.blob != nil {
+		if _, err := h.blob.Put(body); err != nil {
+			h.dbFail(w, r, "send", err)
+			return
+		}
+		stored = nil
+	}
 	var res axis.SendResult
 	var ids []string
 	dup := false
@@ -146,7 +155,7 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 		var at time.Time
 		err := tx.QueryRow(r.Context(), `INSERT INTO hub_packet (sender, from_code, message_id, kind, sha256, size, body, accepted_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sender, message_id) DO NOTHING RETURNING id::text, accepted_at`,
-			node, from, msgID, string(p.Kind), sum[:], len(body), body, now).Scan(&id, &at)
+			node, from, msgID, string(p.Kind), sum[:], len(body), stored, now).Scan(&id, &at)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var prev []byte
 			if err := tx.QueryRow(r.Context(), `SELECT id::text, accepted_at, sha256 FROM hub_packet WHERE sender = $1 AND message_id = $2`,
@@ -260,11 +269,28 @@ func (h *Hub) handleFetch(w http.ResponseWriter, r *http.Request, node string) {
 		h.dbFail(w, r, "fetch", err)
 		return
 	}
+	var file *os.File
+	size := int64(len(body))
+	if body == nil {
+		if h.blob == nil {
+			h.dbFail(w, r, "fetch", errors.New("the body is kept in a file store but none is configured"))
+			return
+		}
+		if file, size, err = h.blob.Open(sum); err != nil {
+			h.dbFail(w, r, "fetch", err)
+			return
+		}
+		defer file.Close()
+	}
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("X-From", from)
 	w.Header().Set("X-Kind", kind)
 	w.Header().Set("X-Sha256", hex.EncodeToString(sum))
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	if file != nil {
+		_, _ = io.Copy(w, file) // sendfile; the recipient checks the digest
+		return
+	}
 	_, _ = w.Write(body)
 }
 

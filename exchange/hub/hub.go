@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 )
 
 const schema = `
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS hub_packet (
 	UNIQUE (sender, message_id)
 );
 ALTER TABLE hub_packet ALTER COLUMN body SET STORAGE EXTERNAL;
+ALTER TABLE hub_packet ALTER COLUMN body DROP NOT NULL; -- NULL: the body is in Config.Packets
 CREATE TABLE IF NOT EXISTS hub_delivery (
 	id        uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	seq       bigserial NOT NULL,
@@ -67,6 +69,7 @@ type Hub struct {
 	log  *slog.Logger
 	now  func() time.Time
 	dir  *axis.Directory
+	blob *blobs.Store
 
 	mu     sync.RWMutex
 	tokens map[[32]byte]string // token hash → node code
@@ -85,11 +88,14 @@ type pushNote struct{ url, id string }
 type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Packets, if set, keeps packet bodies as files named by their SHA-256 instead of in hub_packet
+	// (bodies stored before stay readable): far cheaper for PostgreSQL at volume.
+	Packets *blobs.Store
 }
 
 // Open prepares the hub's tables on pool and loads nodes and aliases.
 func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Hub, error) {
-	h := &Hub{pool: pool, log: cfg.Logger, now: cfg.Now, dir: &axis.Directory{},
+	h := &Hub{pool: pool, log: cfg.Logger, now: cfg.Now, dir: &axis.Directory{}, blob: cfg.Packets,
 		tokens: map[[32]byte]string{}, push: map[string]string{}, known: map[string]bool{},
 		notify: make(chan pushNote, 1024), stop: make(chan struct{})}
 	if h.log == nil {
