@@ -328,8 +328,21 @@ func init() {
 		"BBox", "Form", "Producer", "Creator", "Title", "CreationDate", "ModDate", "BaseFont", "Type1",
 		"Encoding", "ByteRange", "SubFilter", "M", "Reference", "DSS", "Ff", "DA", "DR"} {
 		commonNames[n] = n
+		boxedNames[n] = Name(n)
 	}
 }
+
+// boxedNames holds the common names already converted to Object, so a name value does not allocate.
+var boxedNames = map[string]Object{}
+
+// boxedRefs holds the references "n 0 R" for small n already converted to Object (a small document's
+// references all fit), so parsing them does not allocate.
+var boxedRefs = func() (b [1024]Object) {
+	for i := range b {
+		b[i] = Ref{Num: i}
+	}
+	return b
+}()
 
 func unhex(c int) int {
 	switch {
@@ -474,6 +487,9 @@ func (l *lexer) objectFrom(t token, depth int) (Object, error) {
 				if t.i < 0 || t.i > 1<<31 || t2.i < 0 || t2.i > 65535 {
 					return nil, l.errf(t.pos, "bad object reference")
 				}
+				if t2.i == 0 && t.i < int64(len(boxedRefs)) {
+					return boxedRefs[t.i], nil
+				}
 				return Ref{Num: int(t.i), Gen: int(t2.i)}, nil
 			}
 			l.unread(t3)
@@ -483,21 +499,23 @@ func (l *lexer) objectFrom(t token, depth int) (Object, error) {
 	case tReal:
 		return Real(t.f), nil
 	case tName:
+		if o, ok := boxedNames[t.s]; ok {
+			return o, nil
+		}
 		return Name(t.s), nil
 	case tString:
 		return t.str, nil
 	case tArrOpen:
-		var a Array
+		// Collect the elements in a stack buffer, then copy them into an array of the exact size.
+		var small [8]Object
+		a := small[:0]
 		for {
 			t, err := l.token()
 			if err != nil {
 				return nil, err
 			}
 			if t.kind == tArrClose {
-				if a == nil {
-					a = Array{}
-				}
-				return a, nil
+				return append(make(Array, 0, len(a)), a...), nil
 			}
 			o, err := l.objectFrom(t, depth+1)
 			if err != nil {
@@ -506,13 +524,23 @@ func (l *lexer) objectFrom(t token, depth int) (Object, error) {
 			a = append(a, o)
 		}
 	case tDictOpen:
-		d := Dict{}
+		// Collect the entries first so the map is made at its final size (no incremental growth).
+		type kv struct {
+			k Name
+			v Object
+		}
+		var small [12]kv
+		kvs := small[:0]
 		for {
 			t, err := l.token()
 			if err != nil {
 				return nil, err
 			}
 			if t.kind == tDictClose {
+				d := make(Dict, len(kvs))
+				for _, e := range kvs {
+					d[e.k] = e.v
+				}
 				return d, nil
 			}
 			if t.kind != tName {
@@ -523,7 +551,7 @@ func (l *lexer) objectFrom(t token, depth int) (Object, error) {
 				return nil, err
 			}
 			if o != nil { // a null value means the key is absent
-				d[Name(t.s)] = o
+				kvs = append(kvs, kv{Name(t.s), o})
 			}
 		}
 	case tKeyword:

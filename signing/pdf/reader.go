@@ -223,11 +223,18 @@ func (rd *Reader) open() error {
 			Kind:       g[0].kind,
 			Trailer:    g[0].trailer,
 			XRefStream: g[0].stmRef,
-			entries:    map[int]entry{},
+		}
+		if len(g) == 1 {
+			rev.entries = g[0].entries // the section is not used after open: share its map
+		} else {
+			rev.entries = map[int]entry{}
 		}
 		for _, s := range g {
 			rev.Sections = append(rev.Sections, s.offset)
 			rev.End = max(rev.End, s.end)
+			if len(g) == 1 {
+				continue
+			}
 			for n, e := range s.entries {
 				if _, ok := rev.entries[n]; !ok {
 					rev.entries[n] = e
@@ -364,6 +371,9 @@ func (rd *Reader) parseTable(l *lexer, off int64) (*section, error) {
 		}
 		if t.kind != tInt || t2.kind != tInt || t.i < 0 || t2.i < 0 || t.i+t2.i > maxObjects || t2.i*18 > rd.size {
 			return nil, synErr(t.pos, "bad cross-reference subsection header")
+		}
+		if len(s.entries) == 0 {
+			s.entries = make(map[int]entry, min(t2.i, 4096)) // sized from the first subsection
 		}
 		for k := int64(0); k < t2.i; k++ {
 			a, err1 := l.token()
