@@ -21,8 +21,9 @@ type lexer struct {
 	buf     []byte
 	bufOff  int64
 	inFile  bool // positions are file offsets (false inside decoded object streams)
-	pending []token
-	pendBuf [2]token // backs pending: the parser puts back at most two tokens
+	pendBuf [2]token // tokens put back (the parser puts back at most two), newest last
+	npend   int
+	pending []token // more put-back tokens, beyond pendBuf (not expected; kept for safety)
 	win     int // next refill size: small objects need one small read, long scans grow it
 }
 
@@ -140,8 +141,10 @@ func (l *lexer) skipSpace() {
 }
 
 func (l *lexer) unread(t token) {
-	if l.pending == nil {
-		l.pending = l.pendBuf[:0]
+	if l.npend < len(l.pendBuf) && len(l.pending) == 0 {
+		l.pendBuf[l.npend] = t
+		l.npend++
+		return
 	}
 	l.pending = append(l.pending, t)
 }
@@ -151,6 +154,10 @@ func (l *lexer) token() (token, error) {
 		t := l.pending[n-1]
 		l.pending = l.pending[:n-1]
 		return t, nil
+	}
+	if l.npend > 0 {
+		l.npend--
+		return l.pendBuf[l.npend], nil
 	}
 	l.skipSpace()
 	start := l.pos
