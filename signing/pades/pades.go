@@ -521,7 +521,7 @@ func addField(u *pdf.Update, rd *pdf.Reader, name string, sigRef pdf.Ref, page p
 			return err
 		}
 		arr, _ := ao.(pdf.Array)
-		u.Set(ar, append(append(pdf.Array{}, arr...), wref))
+		u.Set(ar, append(append(make(pdf.Array, 0, len(arr)+1), arr...), wref))
 	} else {
 		arr, _ := annots.(pdf.Array)
 		pd, err := u.Get(page.Ref)
@@ -530,7 +530,7 @@ func addField(u *pdf.Update, rd *pdf.Reader, name string, sigRef pdf.Ref, page p
 		}
 		pdict, _ := pd.(pdf.Dict)
 		pdict = pdict.Clone()
-		pdict["Annots"] = append(append(pdf.Array{}, arr...), wref)
+		pdict["Annots"] = append(append(make(pdf.Array, 0, len(arr)+1), arr...), wref)
 		u.Set(page.Ref, pdict)
 	}
 	return addToFields(u, rd, wref)
@@ -615,10 +615,10 @@ func addToFields(u *pdf.Update, rd *pdf.Reader, field pdf.Ref) error {
 			return err
 		}
 		arr, _ := fo.(pdf.Array)
-		u.Set(fr, append(append(pdf.Array{}, arr...), field))
+		u.Set(fr, append(append(make(pdf.Array, 0, len(arr)+1), arr...), field))
 	} else {
 		arr, _ := af["Fields"].(pdf.Array)
-		af["Fields"] = append(append(pdf.Array{}, arr...), field)
+		af["Fields"] = append(append(make(pdf.Array, 0, len(arr)+1), arr...), field)
 	}
 	return storeForm(u, root, af, afRef)
 }
@@ -699,16 +699,21 @@ func updateForm(u *pdf.Update, rd *pdf.Reader, o *Options, sigRef pdf.Ref) error
 // PDFDate formats t as a PDF date string, e.g. D:20260312120000+07'00'.
 func PDFDate(t time.Time) string {
 	_, off := t.Zone()
-	s := t.Format("D:20060102150405")
+	b := t.AppendFormat(make([]byte, 0, 24), "D:20060102150405")
 	if off == 0 {
-		return s + "Z"
+		return string(append(b, 'Z'))
 	}
-	sign := '+'
+	sign := byte('+')
 	if off < 0 {
 		sign = '-'
 		off = -off
 	}
-	return fmt.Sprintf("%s%c%02d'%02d'", s, sign, off/3600, off%3600/60)
+	h, m := off/3600, off%3600/60
+	if h > 99 {
+		return fmt.Sprintf("%s%c%02d'%02d'", b, sign, h, m)
+	}
+	b = append(b, sign, byte('0'+h/10%10), byte('0'+h%10), '\'', byte('0'+m/10), byte('0'+m%10), '\'')
+	return string(b)
 }
 
 type countWriter struct {

@@ -314,3 +314,21 @@ func TestNoFinalEOL(t *testing.T) {
 		})
 	}
 }
+
+func TestPDFDateZones(t *testing.T) {
+	base := time.Date(2026, 3, 12, 12, 0, 5, 0, time.UTC)
+	for _, c := range []struct {
+		off  int
+		want string
+	}{
+		{0, "D:20260312120005Z"},
+		{7 * 3600, "D:20260312190005+07'00'"},
+		{-(3*3600 + 30*60), "D:20260312083005-03'30'"},
+		{5*3600 + 45*60, "D:20260312174505+05'45'"},
+		{14 * 3600, "D:20260313020005+14'00'"},
+	} {
+		if got := PDFDate(base.In(time.FixedZone("z", c.off))); got != c.want {
+			t.Errorf("offset %d: %s, want %s", c.off, got, c.want)
+		}
+	}
+}
