@@ -220,6 +220,7 @@ func runAxis(ctx context.Context, e env, args []string) int {
 			fmt.Fprintln(e.Stderr, "lienthong axis:", err)
 			return exitNo
 		}
+		defer hcfg.Packets.Close()
 	}
 	h, err := hub.Open(ctx, db.Pool, hcfg)
 	if err != nil {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -19,7 +19,7 @@ func TestPutGet(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := []byte("<edXML:edXMLEnvelope>Công văn số 12/UBND</edXML:edXMLEnvelope>")
-		sum, err := s.Put(data)
+		ref, sum, err := s.Put(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,94 +27,115 @@ func TestPutGet(t *testing.T) {
 		if !bytes.Equal(sum, want[:]) {
 			t.Fatalf("digest %x, want %x", sum, want)
 		}
-		got, err := s.Get(sum)
+		ref2, _, err := s.Put([]byte("second"))
+		if err != nil || ref2 == ref {
+			t.Fatalf("second put: %q %v", ref2, err)
+		}
+		got, err := s.Get(ref, sum)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("Get = %q, %v", got, err)
 		}
-		f, size, err := s.Open(sum)
+		sec, n, err := s.Section(ref)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(f)
-		f.Close()
-		if size != int64(len(data)) || !bytes.Equal(b, data) {
-			t.Fatalf("Open read %q (size %d)", b, size)
+		b, _ := io.ReadAll(sec)
+		if n != int64(len(data)) || !bytes.Equal(b, data) {
+			t.Fatalf("Section read %q (length %d)", b, n)
 		}
-		// Putting it again changes nothing and leaves no temporary file.
-		if _, err := s.Put(data); err != nil {
-			t.Fatal(err)
+		// A second store on the same folder (another process) reads it and appends elsewhere.
+		other, _ := Open(s.Dir(), sync)
+		if got, err := other.Get(ref, sum); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("other store: %q, %v", got, err)
 		}
-		entries, _ := os.ReadDir(s.Dir()) // one fan-out folder
-		var files []string
-		_ = filepath.WalkDir(s.Dir(), func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				files = append(files, d.Name())
-			}
-			return nil
-		})
-		if len(files) != 1 || strings.HasPrefix(files[0], ".tmp") || len(entries) != 1 {
-			t.Fatalf("store holds %v (top level %d entries), want one file named by its digest", files, len(entries))
+		if r3, _, err := other.Put([]byte("third")); err != nil || r3[:20] == ref[:20] {
+			t.Fatalf("other store appended to %q (first store's segment %q), %v", r3, ref, err)
 		}
+		other.Close()
+		s.Close()
 	}
 }
 
-func TestGetRefusesMissingAndCorrupt(t *testing.T) {
+func TestGetRefusesMissingCorruptAndMalformed(t *testing.T) {
 	s, err := Open(t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	absent := sha256.Sum256([]byte("never stored"))
-	if _, err := s.Get(absent[:]); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("missing: %v, want ErrNotFound", err)
-	}
-	if _, _, err := s.Open(absent[:]); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("missing (Open): %v, want ErrNotFound", err)
-	}
-	if _, err := s.Get([]byte{1, 2, 3}); err == nil {
-		t.Fatal("a 3-byte digest was accepted")
-	}
-	sum, err := s.Put([]byte("original bytes"))
+	defer s.Close()
+	ref, sum, err := s.Put([]byte("original bytes"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := s.path(sum)
-	if err := os.WriteFile(p, []byte("tampered bytes"), 0o600); err != nil {
+	name, off, n, _ := ref.parse()
+	for _, bad := range []Ref{"", "seg-1:0", "seg-1:x:1", "seg-1:-1:4", "seg-1:0:0", "../etc/passwd:0:4", "seg-../x:0:4", "nonseg:0:4"} {
+		if _, err := s.Get(bad, sum); err == nil || errors.Is(err, ErrCorrupt) {
+			t.Errorf("Get(%q) = %v, want a malformed-reference error", bad, err)
+		}
+	}
+	if _, err := s.Get(Ref("seg-0-0:0:4"), sum); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown segment: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(Ref(fmt.Sprintf("%s:%d:%d", name, off, n+100)), sum); !errors.Is(err, ErrNotFound) {
+		t.Errorf("range past the end: %v, want ErrNotFound", err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir(), name), os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(sum); !errors.Is(err, ErrCorrupt) {
+	_, _ = f.WriteAt([]byte("tampered"), off)
+	f.Close()
+	if _, err := s.Get(ref, sum); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("tampered: %v, want ErrCorrupt", err)
 	}
+	if _, _, err := s.Put(nil); err == nil {
+		t.Fatal("Put(nil) succeeded")
+	}
 }
 
-func TestConcurrentPutsOfTheSameBytes(t *testing.T) {
+func TestConcurrentPutsAndSegmentRollover(t *testing.T) {
 	s, err := Open(t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := bytes.Repeat([]byte("packet "), 20000)
+	defer s.Close()
+	s.segSize = 64 << 10 // several segments
+	type put struct {
+		ref  Ref
+		sum  []byte
+		data []byte
+	}
+	var mu sync.Mutex
+	var puts []put
 	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for i := 0; i < 16; i++ {
+	for g := 0; g < 8; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sum, err := s.Put(data)
-			if err == nil {
-				var got []byte
-				got, err = s.Get(sum)
-				if err == nil && !bytes.Equal(got, data) {
-					err = errors.New("read back different bytes")
+			for i := 0; i < 20; i++ {
+				data := bytes.Repeat([]byte{byte('a' + g)}, 3000+g*1000+i)
+				ref, sum, err := s.Put(data)
+				if err != nil {
+					t.Error(err)
+					return
 				}
+				mu.Lock()
+				puts = append(puts, put{ref, sum, data})
+				mu.Unlock()
 			}
-			errs <- err
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	segs := map[string]bool{}
+	for _, p := range puts {
+		got, err := s.Get(p.ref, p.sum)
+		if err != nil || !bytes.Equal(got, p.data) {
+			t.Fatalf("%s: %v", p.ref, err)
 		}
+		name, _, _, _ := p.ref.parse()
+		segs[name] = true
+	}
+	if len(puts) != 160 || len(segs) < 2 {
+		t.Fatalf("%d puts in %d segments; want 160 in several", len(puts), len(segs))
 	}
 }
 

@@ -3,7 +3,8 @@
 // Outbound: a document's issuing transaction writes one outbox row and one River job per (document,
 // recipient) — the transactional outbox — so a job exists exactly when the document was issued. The job
 // pushes the packet with a message id that is stable across retries (the axis answers a repeat with the
-// first receipt), records the receipt and completes itself in one transaction (JobCompleteTx). Retries
+// first receipt) and records the receipt in the outbox row, which is what counts: River completes the
+// job afterwards, and a rerun after a crash in between finds the row sent and does nothing. Retries
 // back off exponentially with jitter up to a deadline set by urgency; 429/503 snooze for Retry-After;
 // a packet the axis refuses is cancelled, not retried; after the last attempt the delivery lands in the
 // failed-deliveries list (River's open-source edition has no dead-letter queue) from which a clerk can

@@ -77,6 +77,7 @@ type env struct {
 	tokens map[string]string
 	urls   map[string]string
 	stores map[string]*blobs.Store // "hub" and node codes, with opts.packets
+	attach int
 }
 
 type opts struct {
@@ -84,7 +85,8 @@ type opts struct {
 	wrap    func(http.Handler) http.Handler
 	mutate  func(code string, c *Config)
 	noStart map[string]bool
-	packets bool // hub and nodes keep packet bytes in file stores
+	packets bool // hub and nodes keep packet bytes in segment stores
+	attach  int  // attachment size of e.send's documents (default: a few bytes)
 }
 
 func newPool(t *testing.T, url string) *pgxpool.Pool {
@@ -106,7 +108,7 @@ func setup(t *testing.T, o opts, codes ...string) *env {
 	ctx := context.Background()
 	hp := newPool(t, pgtest.NewDatabase(t))
 	e := &env{t: t, nodes: map[string]*Node{}, pools: map[string]*pgxpool.Pool{}, tokens: map[string]string{}, urls: map[string]string{},
-		stores: map[string]*blobs.Store{}}
+		stores: map[string]*blobs.Store{}, attach: o.attach}
 	store := func(name string) *blobs.Store {
 		if !o.packets {
 			return nil
@@ -115,6 +117,7 @@ func setup(t *testing.T, o opts, codes ...string) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = s.Close() })
 		e.stores[name] = s
 		return s
 	}
@@ -184,7 +187,7 @@ func (e *env) send(from string, i int, to ...string) string {
 	}
 	p := edxml.NewEdoc(edxml.Document{From: edxml.Organ{OrganID: from, OrganName: from}, To: orgs,
 		Code: edxml.Code{CodeNumber: strconv.Itoa(i), CodeNotation: "UBND"}, Date: time.Now(), TypeCode: "1", TypeName: "Công văn",
-		Subject: "Văn bản thử " + strconv.Itoa(i), Files: []edxml.Attachment{{Name: "vb.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7 " + strconv.Itoa(i))}}})
+		Subject: "Văn bản thử " + strconv.Itoa(i), Files: []edxml.Attachment{{Name: "vb.pdf", ContentType: "application/pdf", Data: e.attachment(i)}}})
 	raw, err := p.Marshal()
 	if err != nil {
 		e.t.Fatal(err)
@@ -199,6 +202,14 @@ func (e *env) send(from string, i int, to ...string) string {
 		e.t.Fatal(err)
 	}
 	return p.Header.DocumentID
+}
+
+func (e *env) attachment(i int) []byte {
+	b := []byte("%PDF-1.7 " + strconv.Itoa(i) + "\n")
+	for len(b) < e.attach {
+		b = append(b, "% padding line of the test attachment\n"...)
+	}
+	return b
 }
 
 func count(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int {
@@ -311,11 +322,11 @@ func TestFaultyAxisDeliversEverythingOnce(t *testing.T) {
 		e.nodes["A01"].Metrics.Retries.Load(), e.nodes["A01"].Metrics.Snoozed.Load(), e.nodes["A01"].Metrics.DuplicateReceipts.Load())
 }
 
-// With file stores, no packet bytes go to PostgreSQL (rows keep the digest), everything still arrives
-// once, and a packet damaged on the hub's disk is not accepted: it stays in the inbox until repaired.
-func TestPacketsInFileStores(t *testing.T) {
+// With segment stores, no document packet's bytes go to PostgreSQL (rows keep the digest and a
+// reference; small status packets stay inline), everything still arrives once, and the bytes read back.
+func TestPacketsInSegmentStores(t *testing.T) {
 	t.Parallel()
-	e := setup(t, opts{packets: true}, "A01", "B01", "C01")
+	e := setup(t, opts{packets: true, attach: 40 << 10}, "A01", "B01", "C01")
 	ctx := context.Background()
 	const docs = 5
 	for i := 0; i < docs; i++ {
@@ -329,59 +340,63 @@ func TestPacketsInFileStores(t *testing.T) {
 	waitFor(t, 60*time.Second, "statuses back at the sender", func() bool {
 		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_status WHERE progress = '01'`) == 2*docs
 	})
-	for c, pool := range e.pools {
-		if n := count(t, pool, `SELECT count(*) FROM exchange_outbox WHERE packet IS NOT NULL`); n != 0 {
-			t.Errorf("%s: %d outbox rows hold packet bytes", c, n)
-		}
-		if n := count(t, pool, `SELECT count(*) FROM exchange_inbound WHERE packet IS NOT NULL`); n != 0 {
+	if n := count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE kind = 'edoc' AND (packet IS NOT NULL OR packet_ref IS NULL)`); n != 0 {
+		t.Errorf("%d outbox rows of documents hold packet bytes", n)
+	}
+	for _, c := range []string{"B01", "C01"} {
+		if n := count(t, e.pools[c], `SELECT count(*) FROM exchange_inbound WHERE packet IS NOT NULL OR packet_ref IS NULL`); n != 0 {
 			t.Errorf("%s: %d inbound rows hold packet bytes", c, n)
 		}
+		if n := count(t, e.pools[c], `SELECT count(*) FROM exchange_outbox WHERE kind = 'status' AND packet IS NULL`); n != 0 {
+			t.Errorf("%s: %d small status packets went to the store", c, n)
+		}
 	}
-	// Every digest of B01's inbound ledger reads back from its store as the bytes the sender queued.
-	rows, err := e.pools["B01"].Query(ctx, `SELECT sha256 FROM exchange_inbound`)
+	// Every packet of B01's inbound ledger reads back from its store as the bytes the sender queued.
+	rows, err := e.pools["B01"].Query(ctx, `SELECT packet_ref, sha256 FROM exchange_inbound`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sums, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil || len(sums) != docs {
-		t.Fatalf("inbound digests %d, %v", len(sums), err)
+	type kept struct {
+		Ref string
+		Sum []byte
 	}
-	for _, sum := range sums {
-		raw, err := e.stores["B01"].Get(sum)
-		if err != nil {
-			t.Fatal(err)
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[kept])
+	if err != nil || len(got) != docs {
+		t.Fatalf("inbound rows %d, %v", len(got), err)
+	}
+	for _, k := range got {
+		raw, err := e.stores["B01"].Get(blobs.Ref(k.Ref), k.Sum)
+		if err != nil || len(raw) < 40<<10 {
+			t.Fatalf("%s: %d bytes, %v", k.Ref, len(raw), err)
 		}
 		var queued int
-		if err := e.pools["A01"].QueryRow(ctx, `SELECT count(*) FROM exchange_outbox WHERE sha256 = $1 AND recipient = 'B01'`, sum).Scan(&queued); err != nil || queued != 1 {
-			t.Fatalf("the packet B01 kept (%d bytes) matches %d outbox rows at A01, %v", len(raw), queued, err)
+		if err := e.pools["A01"].QueryRow(ctx, `SELECT count(*) FROM exchange_outbox WHERE sha256 = $1 AND recipient = 'B01'`, k.Sum).Scan(&queued); err != nil || queued != 1 {
+			t.Fatalf("the packet B01 kept matches %d outbox rows at A01, %v", queued, err)
 		}
 	}
-
 }
 
 // A packet damaged on the hub's disk does not match the digest the hub listed: the recipient neither
 // files nor refuses it, it stays in the inbox, and the next pull after the repair files it.
 func TestDamagedPacketStaysInInbox(t *testing.T) {
 	t.Parallel()
-	e := setup(t, opts{packets: true, noStart: map[string]bool{"B01": true}}, "A01", "B01")
+	e := setup(t, opts{packets: true, attach: 40 << 10, noStart: map[string]bool{"B01": true}}, "A01", "B01")
 	ctx := context.Background()
 	docID := e.send("A01", 1, "B01")
 	waitFor(t, 60*time.Second, "the packet at the hub", func() bool {
 		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 1
 	})
-	var sum []byte
-	if err := e.pools["A01"].QueryRow(ctx, `SELECT sha256 FROM exchange_outbox WHERE document_id = $1`, docID).Scan(&sum); err != nil {
-		t.Fatal(err)
+	segs, _ := filepath.Glob(filepath.Join(e.stores["hub"].Dir(), "seg-*"))
+	if len(segs) != 1 {
+		t.Fatalf("hub segments %v, want one", segs)
 	}
-	h := fmt.Sprintf("%x", sum)
-	path := filepath.Join(e.stores["hub"].Dir(), h[:2], h)
-	good, err := os.ReadFile(path)
+	good, err := os.ReadFile(segs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := append([]byte(nil), good...)
 	bad[len(bad)/2] ^= 1
-	if err := os.WriteFile(path, bad, 0o600); err != nil {
+	if err := os.WriteFile(segs[0], bad, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b := e.nodes["B01"]
@@ -394,7 +409,7 @@ func TestDamagedPacketStaysInInbox(t *testing.T) {
 	if s, err := e.hub.Stats(ctx); err != nil || s.Pending != 1 {
 		t.Fatalf("hub: %+v, %v; want the packet still pending", s, err)
 	}
-	if err := os.WriteFile(path, good, 0o600); err != nil {
+	if err := os.WriteFile(segs[0], good, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 1 {

@@ -165,7 +165,7 @@ func (n *Node) receiveEdoc(ctx context.Context, it axis.Item, p *edxml.Packet, r
 		}
 	}
 	rejected := verdict != "accepted"
-	_, kept, err := n.keepPacket(raw)
+	kept, err := n.keepPacket(raw, keptPacket{})
 	if err != nil {
 		return err
 	}
@@ -179,9 +179,9 @@ func (n *Node) receiveEdoc(ctx context.Context, it axis.Item, p *edxml.Packet, r
 			date = pi.PromulgationDate
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO exchange_inbound (recipient, sender, document_id, code, promulgation, axis_id, sha256, packet,
-				verdict, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				packet_ref, verdict, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (recipient, sender, document_id) DO NOTHING RETURNING id`,
-			n.cfg.Org, from, p.Header.DocumentID, code, date, it.ID, sum, kept, verdict, detail, n.now()).Scan(&id)
+			n.cfg.Org, from, p.Header.DocumentID, code, date, it.ID, sum, kept.bytes, kept.ref, verdict, detail, n.now()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			n.Metrics.Duplicates.Add(1) // already filed (a re-sent packet, or our ack was lost): just ack again
 			return nil
@@ -283,13 +283,8 @@ func (n *Node) receiveStatus(ctx context.Context, it axis.Item, p *edxml.Packet,
 	doc, recipient := p.StatusSubject()
 	code := strings.TrimSpace(p.Header.StatusCode)
 	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
-		var st edxml.State
-		if err := lockStatusRow(ctx, tx, doc.Sender, doc.DocumentID, recipient, n.now()); err != nil {
-			return err
-		}
-		err := tx.QueryRow(ctx, `SELECT progress, recall FROM exchange_status WHERE sender = $1 AND document_id = $2 AND recipient = $3 FOR UPDATE`,
-			doc.Sender, doc.DocumentID, recipient).Scan(&st.Progress, &st.Recall)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		st, err := lockStatus(ctx, tx, doc.Sender, doc.DocumentID, recipient, n.now())
+		if err != nil {
 			return err
 		}
 		next, changed, aerr := st.Apply(code)
@@ -357,13 +352,8 @@ func (n *Node) StatusOf(ctx context.Context, sender, documentID, recipient strin
 var ErrStatusNotAllowed = errors.New("delivery: status not allowed")
 
 func (n *Node) applyStatusTx(ctx context.Context, tx pgx.Tx, sender, documentID, recipient, code string) error {
-	var st edxml.State
-	if err := lockStatusRow(ctx, tx, sender, documentID, recipient, n.now()); err != nil {
-		return err
-	}
-	err := tx.QueryRow(ctx, `SELECT progress, recall FROM exchange_status WHERE sender = $1 AND document_id = $2 AND recipient = $3 FOR UPDATE`,
-		sender, documentID, recipient).Scan(&st.Progress, &st.Recall)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	st, err := lockStatus(ctx, tx, sender, documentID, recipient, n.now())
+	if err != nil {
 		return err
 	}
 	next, changed, aerr := st.Apply(code)
@@ -379,10 +369,13 @@ func (n *Node) applyStatusTx(ctx context.Context, tx pgx.Tx, sender, documentID,
 	return err
 }
 
-// lockStatusRow makes sure the pair's row exists before it is locked, so two statuses for a new pair
-// arriving together serialise on it instead of both starting from an empty state.
-func lockStatusRow(ctx context.Context, tx pgx.Tx, sender, documentID, recipient string, now time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO exchange_status (sender, document_id, recipient, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (sender, document_id, recipient) DO NOTHING`, sender, documentID, recipient, now)
-	return err
+// lockStatus returns the pair's state with its row locked until the transaction ends, creating the row
+// if needed, in one statement: two statuses for a new pair arriving together serialise on the row
+// instead of both starting from an empty state.
+func lockStatus(ctx context.Context, tx pgx.Tx, sender, documentID, recipient string, now time.Time) (edxml.State, error) {
+	var st edxml.State
+	err := tx.QueryRow(ctx, `INSERT INTO exchange_status (sender, document_id, recipient, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (sender, document_id, recipient) DO UPDATE SET sender = EXCLUDED.sender RETURNING progress, recall`,
+		sender, documentID, recipient, now).Scan(&st.Progress, &st.Recall)
+	return st, err
 }

@@ -12,10 +12,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 	"github.com/lienthong/lienthong/exchange/edxml"
 )
 
@@ -79,19 +79,21 @@ func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
 	// One round trip for all outbox rows (a document to many recipients, or a benchmark batch).
 	batch := &pgx.Batch{}
 	deadlines := make([]time.Time, len(ds))
+	var kept keptPacket // a document to many recipients is the same packet: store it once
 	for i, d := range ds {
 		if d.MessageID == "" || len(d.Packet) == 0 {
 			return errors.New("delivery: a delivery needs a message id and a packet")
 		}
 		deadlines[i] = n.deadline(d.Urgency)
-		sum, packet, err := n.keepPacket(d.Packet)
+		k, err := n.keepPacket(d.Packet, kept)
 		if err != nil {
 			return err
 		}
+		kept = k
 		batch.Queue(`INSERT INTO exchange_outbox (message_id, doc_id, sender, recipient, document_id, kind, status_code,
-				packet, sha256, urgency, deadline, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) ON CONFLICT (message_id) DO NOTHING`,
-			d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode, packet, sum,
+				packet, packet_ref, sha256, urgency, deadline, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) ON CONFLICT (message_id) DO NOTHING`,
+			d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode, k.bytes, k.ref, k.sum,
 			urgencyOr(d.Urgency), deadlines[i], n.now())
 	}
 	br := tx.SendBatch(ctx, batch)
@@ -120,26 +122,38 @@ func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
 	return nil
 }
 
-// keepPacket returns the packet's digest and what its row's packet column holds: the bytes, or NULL
-// once they are in the file store.
-func (n *Node) keepPacket(raw []byte) ([]byte, []byte, error) {
-	if n.cfg.Packets == nil {
-		sum := sha256.Sum256(raw)
-		return sum[:], raw, nil
-	}
-	sum, err := n.cfg.Packets.Put(raw)
-	if err != nil {
-		return nil, nil, fmt.Errorf("delivery: keeping the packet: %w", err)
-	}
-	return sum, nil, nil
+// keptPacket is what a row keeps of a packet: its digest and either the bytes or a store reference.
+type keptPacket struct {
+	raw   []byte // the packet (to recognise a repeat)
+	sum   []byte
+	bytes []byte
+	ref   *string
 }
 
-// storedPacket reads a packet kept in the file store.
-func (n *Node) storedPacket(sum []byte) ([]byte, error) {
-	if n.cfg.Packets == nil {
-		return nil, fmt.Errorf("delivery: packet %x is kept in a file store but none is configured", sum)
+// keepPacket stores a packet of Inline size or more in the segment store, if one is configured; prev
+// is returned when it holds the same packet.
+func (n *Node) keepPacket(raw []byte, prev keptPacket) (keptPacket, error) {
+	if prev.raw != nil && len(prev.raw) == len(raw) && &prev.raw[0] == &raw[0] {
+		return prev, nil
 	}
-	return n.cfg.Packets.Get(sum)
+	if n.cfg.Packets == nil || len(raw) < blobs.Inline {
+		sum := sha256.Sum256(raw)
+		return keptPacket{raw: raw, sum: sum[:], bytes: raw}, nil
+	}
+	ref, sum, err := n.cfg.Packets.Put(raw)
+	if err != nil {
+		return keptPacket{}, fmt.Errorf("delivery: keeping the packet: %w", err)
+	}
+	s := string(ref)
+	return keptPacket{raw: raw, sum: sum, ref: &s}, nil
+}
+
+// storedPacket reads a packet kept in the segment store.
+func (n *Node) storedPacket(ref string, sum []byte) ([]byte, error) {
+	if n.cfg.Packets == nil {
+		return nil, fmt.Errorf("delivery: packet %x is kept in a packet store but none is configured", sum)
+	}
+	return n.cfg.Packets.Get(blobs.Ref(ref), sum)
 }
 
 func urgencyOr(u string) string {
@@ -194,9 +208,10 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	n := w.n
 	var r outboxRow
 	var sum []byte
-	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, sha256, deadline
+	var ref *string
+	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, packet_ref, sha256, deadline
 		FROM exchange_outbox WHERE message_id = $1`, job.Args.MessageID).Scan(&r.docID, &r.sender, &r.recipient, &r.documentID,
-		&r.kind, &r.code, &r.state, &r.packet, &sum, &r.deadline)
+		&r.kind, &r.code, &r.state, &r.packet, &ref, &sum, &r.deadline)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return river.JobCancel(fmt.Errorf("no outbox row for message %s", job.Args.MessageID))
 	}
@@ -206,8 +221,8 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if r.state != "queued" {
 		return nil // already sent (a rerun after a lost completion), failed or cancelled
 	}
-	if r.packet == nil {
-		if r.packet, err = n.storedPacket(sum); err != nil {
+	if r.packet == nil && ref != nil {
+		if r.packet, err = n.storedPacket(*ref, sum); err != nil {
 			return err
 		}
 	}
@@ -249,20 +264,25 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if rc.Duplicate {
 		n.Metrics.DuplicateReceipts.Add(1)
 	}
-	err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE exchange_outbox SET state = 'sent', attempts = attempts + 1, axis_id = $2, accepted_at = $3,
-				receipt = $4, last_error = '', updated_at = $5 WHERE message_id = $1 AND state = 'queued'`,
-			job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now()); err != nil {
-			return err
-		}
-		if r.kind == string(edxml.KindEdoc) && n.cfg.Recorder != nil && r.docID != "" {
+	// The outbox row is what says "sent"; River completes the job afterwards in its batched completer.
+	// If the process dies in between, the job runs again, finds the row sent and does nothing, so the
+	// job's completion need not share this transaction (completing inside it cost one more round trip
+	// and one unbatched update of river_job per packet).
+	const markSent = `UPDATE exchange_outbox SET state = 'sent', attempts = attempts + 1, axis_id = $2, accepted_at = $3,
+		receipt = $4, last_error = '', updated_at = $5 WHERE message_id = $1 AND state = 'queued'`
+	if r.kind == string(edxml.KindEdoc) && n.cfg.Recorder != nil && r.docID != "" {
+		err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, markSent, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now()); err != nil {
+				return err
+			}
 			if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, r.docID, r.recipient, "sent", "axis id "+rc.ID); err != nil {
 				n.log.WarnContext(ctx, "recording the delivery status failed", "doc", r.docID, "err", err)
 			}
-		}
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
-	})
+			return nil
+		})
+	} else {
+		_, err = n.pool.Exec(ctx, markSent, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now())
+	}
 	if err != nil {
 		return err
 	}

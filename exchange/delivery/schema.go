@@ -91,9 +91,12 @@ CREATE TABLE IF NOT EXISTS exchange_status_event (
 	UNIQUE (direction, sha256)
 );
 INSERT INTO exchange_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
--- Version 2: the packet bytes may live in a file store (Config.Packets); the row then keeps the digest.
+-- Version 2: the packet bytes may live in a segment store (Config.Packets); the row then keeps the
+-- digest and packet_ref (segment:offset:length) instead of the bytes.
 ALTER TABLE exchange_outbox ALTER COLUMN packet DROP NOT NULL;
 ALTER TABLE exchange_inbound ALTER COLUMN packet DROP NOT NULL;
+ALTER TABLE exchange_outbox ADD COLUMN IF NOT EXISTS packet_ref text;
+ALTER TABLE exchange_inbound ADD COLUMN IF NOT EXISTS packet_ref text;
 INSERT INTO exchange_schema (version) VALUES (2) ON CONFLICT DO NOTHING;
 `
 

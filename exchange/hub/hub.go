@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS hub_packet (
 	UNIQUE (sender, message_id)
 );
 ALTER TABLE hub_packet ALTER COLUMN body SET STORAGE EXTERNAL;
-ALTER TABLE hub_packet ALTER COLUMN body DROP NOT NULL; -- NULL: the body is in Config.Packets
+ALTER TABLE hub_packet ALTER COLUMN body DROP NOT NULL; -- NULL: the body is in Config.Packets at body_ref
+ALTER TABLE hub_packet ADD COLUMN IF NOT EXISTS body_ref text;
 CREATE TABLE IF NOT EXISTS hub_delivery (
 	id        uuid PRIMARY KEY DEFAULT gen_random_uuid(),
 	seq       bigserial NOT NULL,
@@ -88,8 +89,8 @@ type pushNote struct{ url, id string }
 type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Packets, if set, keeps packet bodies as files named by their SHA-256 instead of in hub_packet
-	// (bodies stored before stay readable): far cheaper for PostgreSQL at volume.
+	// Packets, if set, keeps packet bodies of blobs.Inline bytes or more in segment files instead of in
+	// hub_packet (bodies stored before stay readable): far cheaper for PostgreSQL at volume.
 	Packets *blobs.Store
 }
 
