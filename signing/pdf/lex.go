@@ -20,11 +20,11 @@ type lexer struct {
 	pos     int64
 	buf     []byte
 	bufOff  int64
-	inFile  bool // positions are file offsets (false inside decoded object streams)
+	inFile  bool     // positions are file offsets (false inside decoded object streams)
 	pendBuf [2]token // tokens put back (the parser puts back at most two), newest last
 	npend   int
 	pending []token // more put-back tokens, beyond pendBuf (not expected; kept for safety)
-	win     int // next refill size: small objects need one small read, long scans grow it
+	win     int     // next refill size: small objects need one small read, long scans grow it
 }
 
 type tokKind int
@@ -138,6 +138,39 @@ func (l *lexer) skipSpace() {
 			return
 		}
 	}
+}
+
+// xrefEntry reads a cross-reference table entry in its standard fixed form "oooooooooo ggggg n" (then
+// an end-of-line) straight from the window: the same result as three tokens, without lexing them.
+// Anything else (or a window boundary) reports !ok and consumes nothing; the caller lexes tokens.
+func (l *lexer) xrefEntry() (off, gen int64, typ byte, ok bool) {
+	if len(l.pending) > 0 || l.npend > 0 {
+		return 0, 0, 0, false
+	}
+	l.skipSpace()
+	p := l.pos - l.bufOff
+	if l.bufOff < 0 || p < 0 || p+19 > int64(len(l.buf)) {
+		return 0, 0, 0, false
+	}
+	e := l.buf[p : p+19]
+	if e[10] != ' ' || e[16] != ' ' || (e[17] != 'n' && e[17] != 'f') || !isSpace(int(e[18])) {
+		return 0, 0, 0, false
+	}
+	for i, c := range e[:16] {
+		if i == 10 {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return 0, 0, 0, false
+		}
+		if i < 10 {
+			off = off*10 + int64(c-'0')
+		} else {
+			gen = gen*10 + int64(c-'0')
+		}
+	}
+	l.pos += 18
+	return off, gen, e[17], true
 }
 
 func (l *lexer) unread(t token) {

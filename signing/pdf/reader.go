@@ -376,6 +376,21 @@ func (rd *Reader) parseTable(l *lexer, off int64) (*section, error) {
 			s.entries = make(map[int]entry, min(t2.i, 4096)) // sized from the first subsection
 		}
 		for k := int64(0); k < t2.i; k++ {
+			if off, gen, typ, ok := l.xrefEntry(); ok {
+				num := int(t.i + k)
+				if _, dup := s.entries[num]; dup {
+					continue
+				}
+				switch {
+				case typ == 'f':
+					s.entries[num] = entry{typ: 0, gen: int(gen)}
+				case off <= 0 || off >= rd.size:
+					s.entries[num] = entry{typ: 0} // as below: a never-used object listed in use
+				default:
+					s.entries[num] = entry{typ: 1, off: off, gen: int(gen)}
+				}
+				continue
+			}
 			a, err1 := l.token()
 			b, err2 := l.token()
 			c, err3 := l.token()

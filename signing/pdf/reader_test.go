@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -366,5 +368,38 @@ func TestBytesBadType(t *testing.T) {
 	u.Add(Dict{"X": struct{}{}})
 	if _, err := u.Bytes(); err == nil {
 		t.Error("an unserialisable value gave no error")
+	}
+}
+
+// TestXRefEntryForms checks that the fixed-form fast path and the token path read a table alike: the
+// same entries written in the standard 20-byte form and in irregular forms (extra blanks, tabs, a
+// comment) must give the same locations, including free entries and in-use entries at offset 0.
+func TestXRefEntryForms(t *testing.T) {
+	objs := "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+	o1 := strings.Index(objs, "1 0 obj")
+	o2 := strings.Index(objs, "2 0 obj")
+	build := func(entry func(off, gen int, kind string) string) []byte {
+		x := "xref\n0 5\n" + entry(0, 65535, "f") + entry(o1, 0, "n") + entry(o2, 0, "n") +
+			entry(0, 0, "n") + entry(0, 7, "f")
+		tr := "trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n" + strconv.Itoa(len(objs)) + "\n%%EOF\n"
+		return []byte(objs + x + tr)
+	}
+	std := build(func(off, gen int, kind string) string { return fmt.Sprintf("%010d %05d %s\r\n", off, gen, kind) })
+	odd := build(func(off, gen int, kind string) string { return fmt.Sprintf("%d\t%d  %s %% c\n", off, gen, kind) })
+	var got [2][]Location
+	for i, b := range [][]byte{std, odd} {
+		rd, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatalf("form %d: %v", i, err)
+		}
+		for n := 0; n < 5; n++ {
+			got[i] = append(got[i], rd.Locate(0, n))
+		}
+	}
+	if !reflect.DeepEqual(got[0], got[1]) {
+		t.Fatalf("the two forms differ:\n%+v\n%+v", got[0], got[1])
+	}
+	if got[0][1].Offset != int64(o1) || got[0][2].Offset != int64(o2) || !got[0][3].Free || !got[0][4].Free {
+		t.Fatalf("unexpected locations %+v", got[0])
 	}
 }
