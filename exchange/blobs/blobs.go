@@ -136,23 +136,33 @@ const Inline = 16 << 10
 
 // Put stores data and returns where it is and its SHA-256.
 func (s *Store) Put(data []byte) (Ref, []byte, error) {
-	if len(data) == 0 {
-		return "", nil, errors.New("blobs: nothing to store")
-	}
 	sum := sha256.Sum256(data)
+	ref, err := s.PutDigest(data, sum[:])
+	return ref, sum[:], err
+}
+
+// PutDigest stores data whose SHA-256 the caller has just computed (sum), sparing a second pass over a
+// large packet; a wrong sum would make every later read fail with ErrCorrupt.
+func (s *Store) PutDigest(data, sum []byte) (Ref, error) {
+	if len(data) == 0 {
+		return "", errors.New("blobs: nothing to store")
+	}
+	if len(sum) != sha256.Size {
+		return "", fmt.Errorf("blobs: a digest is %d bytes, got %d", sha256.Size, len(sum))
+	}
 	f, name, off, err := s.reserve(int64(len(data)))
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
 	if _, err := f.WriteAt(data, off); err != nil {
-		return "", nil, fmt.Errorf("blobs: writing %s: %w", name, err)
+		return "", fmt.Errorf("blobs: writing %s: %w", name, err)
 	}
 	if s.sync {
 		if err := f.Sync(); err != nil {
-			return "", nil, fmt.Errorf("blobs: syncing %s: %w", name, err)
+			return "", fmt.Errorf("blobs: syncing %s: %w", name, err)
 		}
 	}
-	return Ref(name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.Itoa(len(data))), sum[:], nil
+	return Ref(name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.Itoa(len(data))), nil
 }
 
 func (r Ref) parse() (name string, off, n int64, err error) {

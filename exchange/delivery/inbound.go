@@ -165,7 +165,7 @@ func (n *Node) receiveEdoc(ctx context.Context, it axis.Item, p *edxml.Packet, r
 		}
 	}
 	rejected := verdict != "accepted"
-	kept, err := n.keepPacket(raw, keptPacket{})
+	kept, err := n.keepPacket(raw, sum, keptPacket{})
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
 			return errors.New("delivery: a delivery needs a message id and a packet")
 		}
 		deadlines[i] = n.deadline(d.Urgency)
-		k, err := n.keepPacket(d.Packet, kept)
+		k, err := n.keepPacket(d.Packet, nil, kept)
 		if err != nil {
 			return err
 		}
@@ -131,16 +131,20 @@ type keptPacket struct {
 }
 
 // keepPacket stores a packet of Inline size or more in the segment store, if one is configured; prev
-// is returned when it holds the same packet.
-func (n *Node) keepPacket(raw []byte, prev keptPacket) (keptPacket, error) {
+// is returned when it holds the same packet, and sum, if not nil, is the packet's SHA-256 already
+// computed by the caller.
+func (n *Node) keepPacket(raw, sum []byte, prev keptPacket) (keptPacket, error) {
 	if prev.raw != nil && len(prev.raw) == len(raw) && &prev.raw[0] == &raw[0] {
 		return prev, nil
 	}
-	if n.cfg.Packets == nil || len(raw) < blobs.Inline {
-		sum := sha256.Sum256(raw)
-		return keptPacket{raw: raw, sum: sum[:], bytes: raw}, nil
+	if sum == nil {
+		s := sha256.Sum256(raw)
+		sum = s[:]
 	}
-	ref, sum, err := n.cfg.Packets.Put(raw)
+	if n.cfg.Packets == nil || len(raw) < blobs.Inline {
+		return keptPacket{raw: raw, sum: sum, bytes: raw}, nil
+	}
+	ref, err := n.cfg.Packets.PutDigest(raw, sum)
 	if err != nil {
 		return keptPacket{}, fmt.Errorf("delivery: keeping the packet: %w", err)
 	}

@@ -141,7 +141,7 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 	sum := sha256.Sum256(body)
 	stored, ref := body, (*string)(nil)
 	if h.blob != nil && len(body) >= blobs.Inline {
-		rf, _, err := h.blob.Put(body)
+		rf, err := h.blob.PutDigest(body, sum[:])
 		if err != nil {
 			h.dbFail(w, r, "send", err)
 			return
