@@ -403,3 +403,24 @@ func TestXRefEntryForms(t *testing.T) {
 		t.Fatalf("unexpected locations %+v", got[0])
 	}
 }
+
+// TestSetContentsAgainShorter checks that a second, shorter value leaves no digits of the first.
+func TestSetContentsAgainShorter(t *testing.T) {
+	rd, _ := openFile(t, "classic.pdf")
+	u := rd.NewUpdate()
+	u.Add(Dict{"Type": Name("Sig"), "ByteRange": ByteRangePlaceholder{}, "Contents": ContentsPlaceholder{Size: 16}})
+	inc, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range [][]byte{bytes.Repeat([]byte{0xff}, 10), {0x30, 0x01, 0xff}, {0xaa}} {
+		if err := inc.SetContents(v); err != nil {
+			t.Fatal(err)
+		}
+		a, c := inc.ContentsPos-inc.Base, inc.ContentsEnd-inc.Base
+		want := "<" + fmt.Sprintf("%x", v) + strings.Repeat("0", 32-2*len(v)) + ">"
+		if got := string(inc.Data[a:c]); got != want {
+			t.Fatalf("contents = %q, want %q", got, want)
+		}
+	}
+}

@@ -120,6 +120,11 @@ type Increment struct {
 	// offsets; -1 when the update has none.
 	ContentsPos, ContentsEnd int64
 	byteRange                [2]int64
+	// zeroed is set by Bytes, which writes the placeholder as zeros: then only the first hexLen
+	// digits of it can differ from '0' (what SetContents wrote last), so SetContents need not rewrite
+	// the rest. An Increment built otherwise is padded in full.
+	zeroed bool
+	hexLen int
 }
 
 // Size is the size of the whole updated file.
@@ -302,6 +307,7 @@ func (u *Update) AppendBytes(buf []byte) (inc *Increment, err error) {
 	b = append(b, "\n%%EOF\n"...)
 	inc.Data = b
 	if m.nContents == 1 {
+		inc.zeroed = true
 		inc.ContentsPos = rd.size + int64(m.contents[0])
 		inc.ContentsEnd = rd.size + int64(m.contents[1])
 		inc.byteRange = [2]int64{int64(m.byteRange[0]), int64(m.byteRange[1])}
@@ -339,7 +345,12 @@ func (inc *Increment) SetContents(der []byte) error {
 	p := int(inc.ContentsPos-inc.Base) + 1
 	e := int(inc.ContentsEnd-inc.Base) - 1
 	hex.Encode(inc.Data[p:], der)
-	for i := p + 2*len(der); i < e; i += copy(inc.Data[i:e], zeroDigits) {
+	end := e
+	if inc.zeroed {
+		end = min(e, p+max(inc.hexLen, 2*len(der))) // beyond the longest earlier value: zeros already
+		inc.hexLen = 2 * len(der)
+	}
+	for i := p + 2*len(der); i < end; i += copy(inc.Data[i:end], zeroDigits) {
 	}
 	return nil
 }
