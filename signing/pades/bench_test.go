@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -153,4 +154,72 @@ func BenchmarkSignSmallPDFOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkTokenWithGoWork measures what any Go work between token calls costs in the setting of
+// BenchmarkSmallPDFVsToken (same key, same workers): rounds of raw token signatures alternate with
+// rounds where each signature is preceded by spin iterations of allocation-free arithmetic. The
+// delta-cpu-µs metric is the extra process CPU per signature; compare it with the arithmetic's own
+// time (spin-µs, measured alone) to see how much dearer work interleaved with the token is.
+func BenchmarkTokenWithGoWork(b *testing.B) {
+	for _, spin := range []int{25_000, 100_000} {
+		b.Run(strconv.Itoa(spin), func(b *testing.B) { benchTokenWithGoWork(b, spin) })
+	}
+}
+
+var spinSink uint64
+
+func spinWork(n int) {
+	x := uint64(1)
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	spinSink += x
+}
+
+func benchTokenWithGoWork(b *testing.B, spin int) {
+	k, _ := benchKey(b)
+	d := sha256.Sum256([]byte("digest"))
+	workers := max(1, k.PoolSize())
+	const perRound = 100
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	round := func(spin int) time.Duration {
+		c0 := cpu()
+		done := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			go func() {
+				var err error
+				for i := 0; i < perRound/workers && err == nil; i++ {
+					spinWork(spin)
+					_, err = k.Sign(nil, d[:], crypto.SHA256)
+				}
+				done <- err
+			}()
+		}
+		for w := 0; w < workers; w++ {
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		}
+		return cpu() - c0
+	}
+	start := time.Now()
+	for i := 0; i < 200; i++ {
+		spinWork(spin)
+	}
+	spinAlone := time.Since(start) / 200
+	var plain, with time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		plain += round(0)
+		with += round(spin)
+	}
+	n := float64(b.N * (perRound / workers) * workers)
+	b.ReportMetric(float64(spinAlone.Nanoseconds())/1e3, "spin-µs")
+	b.ReportMetric(float64(plain.Microseconds())/n, "token-cpu-µs/sig")
+	b.ReportMetric(float64((with-plain).Microseconds())/n, "delta-cpu-µs/sig")
 }
