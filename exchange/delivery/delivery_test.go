@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -417,6 +418,64 @@ func TestDamagedPacketStaysInInbox(t *testing.T) {
 	}
 	if n := count(t, e.pools["B01"], `SELECT count(*) FROM test_filed WHERE document_id = $1`, docID); n != 1 {
 		t.Fatalf("the repaired packet was filed %d times", n)
+	}
+}
+
+// pickyFiler refuses to file one document until told otherwise, as a workflow might (a full disk, a
+// constraint); the error rolls back its filing transaction.
+type pickyFiler struct {
+	testFiler
+	refuse atomic.Value // the Subject refused
+}
+
+func (f *pickyFiler) FileTx(ctx context.Context, tx pgx.Tx, in Incoming) (string, error) {
+	if in.Packet.Header.Subject == f.refuse.Load() {
+		return "", errors.New("filing refused for the test")
+	}
+	return f.testFiler.FileTx(ctx, tx, in)
+}
+
+// Documents of one listing share a filing transaction; one the filer refuses must not keep the others
+// out: they are filed, it stays in the inbox and goes in once the filer accepts it.
+func TestOneRefusedFilingDoesNotBlockTheBatch(t *testing.T) {
+	t.Parallel()
+	filer := &pickyFiler{}
+	filer.refuse.Store("Văn bản thử 3")
+	e := setup(t, opts{noStart: map[string]bool{"B01": true}, mutate: func(code string, c *Config) {
+		if code == "B01" {
+			c.Filer = filer
+		}
+	}}, "A01", "B01")
+	ctx := context.Background()
+	for i := 1; i <= 6; i++ {
+		e.send("A01", i, "B01")
+	}
+	waitFor(t, 60*time.Second, "all packets at the hub", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 6
+	})
+	b := e.nodes["B01"]
+	n, err := b.Pull(ctx, edxml.KindEdoc)
+	if err == nil || n != 5 {
+		t.Fatalf("first pull handled %d, err %v; want 5 and the refusal", n, err)
+	}
+	if got := count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`); got != 5 {
+		t.Fatalf("%d filed, want 5", got)
+	}
+	if got := count(t, e.pools["B01"], `SELECT count(*) FROM exchange_outbox WHERE kind = 'status'`); got != 5 {
+		t.Fatalf("%d status replies queued, want 5 (none for the refused filing)", got)
+	}
+	if s, err := e.hub.Stats(ctx); err != nil || s.Pending != 1 {
+		t.Fatalf("hub %+v %v; want the refused one pending", s, err)
+	}
+	filer.refuse.Store("")
+	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 1 {
+		t.Fatalf("second pull handled %d, %v", n, err)
+	}
+	if got := count(t, e.pools["B01"], `SELECT count(DISTINCT document_id) FROM test_filed`); got != 6 {
+		t.Fatalf("%d distinct filed, want 6", got)
+	}
+	if got := count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`); got != 6 {
+		t.Fatalf("%d filed rows for 6 documents: duplicates", got)
 	}
 }
 

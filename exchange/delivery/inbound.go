@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,9 +50,11 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 	return err
 }
 
-// Pull lists our inbox and receives every packet of the kind, until the inbox is empty, with up to
-// InWorkers packets in flight. It returns how many packets it handled. A packet that fails for a
-// temporary reason stays in the inbox for the next pull.
+// Pull lists our inbox and receives every packet of the kind, until the inbox is empty. Each listing
+// is fetched, checked and verified with up to InWorkers packets in flight; the documents are then
+// filed in transactions of up to fileBatch packets (statements pipelined), and every settled packet is
+// acknowledged. It returns how many packets it handled. A packet that fails for a temporary reason
+// stays in the inbox for the next pull.
 func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
 	// One pull per kind at a time in this process: a second one would list the same packets and fetch
 	// them twice (harmless, since receiving is idempotent, but wasted work).
@@ -65,88 +66,160 @@ func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
 		return 0, nil
 	}
 	defer only.Unlock()
-	var handled atomic.Int64
-	var mu sync.Mutex
+	handled := 0
 	var firstErr error
-	sem := make(chan struct{}, n.cfg.InWorkers)
 	begin := n.now()
 	for round := 0; round < 1000 && n.now().Sub(begin) < time.Minute; round++ {
 		items, err := n.cfg.Axis.List(ctx, kind, 200)
 		if err != nil {
-			return int(handled.Load()), err
+			return handled, err
 		}
-		var progress atomic.Int64
-		var wg sync.WaitGroup
-		for _, it := range items {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func(it axis.Item) {
-				defer func() { <-sem; wg.Done() }()
-				if err := n.Receive(ctx, it); err != nil {
-					n.log.WarnContext(ctx, "receiving a packet failed; it stays in the inbox", "id", it.ID, "err", err)
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				progress.Add(1)
-			}(it)
+		progress, err := n.receiveAll(ctx, items)
+		if err != nil && firstErr == nil {
+			firstErr = err
 		}
-		wg.Wait()
-		handled.Add(progress.Load())
+		handled += progress
 		// Keep going while the inbox yields packets: senders push while we pull, and waiting for the
 		// next period would cap receiving at one listing per period.
-		if len(items) == 0 || progress.Load() == 0 {
+		if len(items) == 0 || progress == 0 {
 			break
 		}
 	}
-	return int(handled.Load()), firstErr
+	return handled, firstErr
 }
 
-// Receive handles one waiting packet: fetch, parse, validate, verify, file once with a status reply,
-// then acknowledge to the axis. Packets that can never be accepted are acknowledged as failed.
-func (n *Node) Receive(ctx context.Context, it axis.Item) error {
+// fileBatch is how many received documents share one filing transaction: enough to spread the
+// transaction's round trips thin, few enough that a retry after a failure redoes little.
+const fileBatch = 50
+
+// arrival is a fetched packet on its way in.
+type arrival struct {
+	it   axis.Item
+	raw  []byte
+	sum  []byte
+	p    *edxml.Packet
+	kept keptPacket
+
+	verdict, detail string
+	checks          []Check
+
+	settled bool   // nothing to store: only acknowledge, with ackOK and ackWhy
+	ackOK   bool   // for a settled packet
+	ackWhy  string // reason sent with a failed acknowledgement
+	err     error  // temporary failure: leave it in the inbox
+	dup     bool   // already filed before
+}
+
+// receiveAll takes one listing through fetch, checks, filing and acknowledgement.
+func (n *Node) receiveAll(ctx context.Context, items []axis.Item) (int, error) {
+	arrs := make([]*arrival, len(items))
+	n.each(len(items), func(i int) { arrs[i] = n.arrive(ctx, items[i]) })
+	var edocs, statuses []*arrival
+	for _, a := range arrs {
+		switch {
+		case a.err != nil || a.settled:
+		case a.p.Kind == edxml.KindStatus:
+			statuses = append(statuses, a)
+		default:
+			edocs = append(edocs, a)
+		}
+	}
+	n.each(len(statuses), func(i int) {
+		a := statuses[i]
+		a.ackOK, a.ackWhy, a.err = n.receiveStatus(ctx, a.it, a.p, a.sum)
+		a.settled = a.err == nil
+	})
+	for i := 0; i < len(edocs); i += fileBatch {
+		chunk := edocs[i:min(i+fileBatch, len(edocs))]
+		if err := n.fileEdocs(ctx, chunk); err != nil && len(chunk) > 1 {
+			// One packet can spoil a shared transaction (a filer refusing it, a constraint): file them
+			// one by one so that the others still go in.
+			n.log.InfoContext(ctx, "filing a batch failed; filing its packets one by one", "packets", len(chunk), "err", err)
+			for _, a := range chunk {
+				a.err = n.fileEdocs(ctx, []*arrival{a})
+			}
+		} else if err != nil {
+			chunk[0].err = err
+		}
+	}
+	var mu sync.Mutex
+	var firstErr error
+	progress := 0
+	n.each(len(arrs), func(i int) {
+		a := arrs[i]
+		err := a.err
+		if err == nil {
+			err = n.cfg.Axis.Ack(ctx, a.it.ID, a.ackOK, a.ackWhy)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			n.log.WarnContext(ctx, "receiving a packet failed; it stays in the inbox", "id", a.it.ID, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			return
+		}
+		progress++
+	})
+	return progress, firstErr
+}
+
+// each runs f(0..count-1) with up to InWorkers calls at a time.
+func (n *Node) each(count int, f func(i int)) {
+	sem := make(chan struct{}, n.cfg.InWorkers)
+	var wg sync.WaitGroup
+	for i := 0; i < count; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// arrive fetches a waiting packet and does everything that needs no database: digest, parsing,
+// validation, the sender check and the attachments' signatures; a document's bytes go to the packet
+// store here, in parallel, before its filing transaction.
+func (n *Node) arrive(ctx context.Context, it axis.Item) *arrival {
+	a := &arrival{it: it, verdict: "accepted"}
 	raw, err := n.cfg.Axis.Fetch(ctx, it.ID)
 	if err != nil {
-		return err
+		a.err = err
+		return a
 	}
 	sum := sha256.Sum256(raw)
+	a.raw, a.sum = raw, sum[:]
 	// An axis that lists a digest (ours does) lets damage on the way, or on its disk, show: the packet
 	// then stays in the inbox for the next pull instead of being refused.
 	if it.SHA256 != "" && !strings.EqualFold(it.SHA256, hex.EncodeToString(sum[:])) {
-		return fmt.Errorf("packet %s does not match the digest the axis listed", it.ID)
+		a.err = fmt.Errorf("packet %s does not match the digest the axis listed", it.ID)
+		return a
 	}
 	p, err := edxml.ParseBytes(raw)
 	if err != nil {
 		n.Metrics.Rejected.Add(1)
 		n.log.WarnContext(ctx, "unreadable packet refused", "id", it.ID, "from", it.From, "err", err)
-		return n.cfg.Axis.Ack(ctx, it.ID, false, truncate("not an edXML packet: "+err.Error(), 500))
+		a.settled, a.ackWhy = true, truncate("not an edXML packet: "+err.Error(), 500)
+		return a
 	}
+	a.p = p
 	if p.Kind == edxml.KindStatus {
-		return n.receiveStatus(ctx, it, p, sum[:])
+		return a
 	}
-	return n.receiveEdoc(ctx, it, p, raw, sum[:])
-}
-
-func (n *Node) sameOrg(a, b string) bool {
-	return n.cfg.Directory.Same(a, b, n.now())
-}
-
-func (n *Node) receiveEdoc(ctx context.Context, it axis.Item, p *edxml.Packet, raw, sum []byte) error {
 	from := p.Header.From.OrganID
-	verdict, detail := "accepted", ""
-	var checks []Check
 	if probs := edxml.Validate(p); len(probs) > 0 {
-		verdict, detail = "invalid", fmt.Sprintf("%s at %s: %s", probs[0].Code, probs[0].Path, probs[0].Message)
+		a.verdict, a.detail = "invalid", fmt.Sprintf("%s at %s: %s", probs[0].Code, probs[0].Path, probs[0].Message)
 	} else if it.From != "" && !n.sameOrg(it.From, from) {
-		verdict, detail = "sender_mismatch", fmt.Sprintf("the axis authenticated %s but the packet says %s", it.From, from)
+		a.verdict, a.detail = "sender_mismatch", fmt.Sprintf("the axis authenticated %s but the packet says %s", it.From, from)
 	} else if n.cfg.Verifier != nil {
-		for _, a := range p.Attachments {
-			files, err := a.Files()
+	verify:
+		for _, at := range p.Attachments {
+			files, err := at.Files()
 			if err != nil {
-				verdict, detail = "bad_attachment", err.Error()
+				a.verdict, a.detail = "bad_attachment", err.Error()
 				break
 			}
 			for _, f := range files {
@@ -155,66 +228,111 @@ func (n *Node) receiveEdoc(ctx context.Context, it axis.Item, p *edxml.Packet, r
 				}
 				ok, why, err := n.cfg.Verifier.Verify(ctx, f.Name, f.Data)
 				if err != nil {
-					return fmt.Errorf("verifying %s: %w", f.Name, err) // could not check: retry on the next pull
+					a.err = fmt.Errorf("verifying %s: %w", f.Name, err) // could not check: retry on the next pull
+					break verify
 				}
-				checks = append(checks, Check{What: "signature " + f.Name, OK: ok, Detail: why})
-				if !ok && verdict == "accepted" {
-					verdict, detail = "bad_signature", f.Name+": "+why
+				a.checks = append(a.checks, Check{What: "signature " + f.Name, OK: ok, Detail: why})
+				if !ok && a.verdict == "accepted" {
+					a.verdict, a.detail = "bad_signature", f.Name+": "+why
 				}
 			}
 		}
 	}
-	rejected := verdict != "accepted"
-	kept, err := n.keepPacket(raw, sum, keptPacket{})
-	if err != nil {
-		return err
+	if a.err == nil {
+		a.kept, a.err = n.keepPacket(raw, a.sum, keptPacket{})
 	}
-	err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
-		var id int64
-		code, date := "", ""
-		if c := p.Header.Code; c != nil {
-			code = c.String()
+	return a
+}
+
+func (n *Node) sameOrg(a, b string) bool {
+	return n.cfg.Directory.Same(a, b, n.now())
+}
+
+// fileEdocs files documents in one transaction: the inbound rows (a document already filed is only
+// acknowledged again), each accepted one through the Filer, and a status reply for each (01, or 02
+// with the reason), with the statements pipelined. Counters and the trail are updated only once the
+// transaction committed.
+func (n *Node) fileEdocs(ctx context.Context, arrs []*arrival) error {
+	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, a := range arrs {
+			code, date := codeAndDate(a.p)
+			b.Queue(`INSERT INTO exchange_inbound (recipient, sender, document_id, code, promulgation, axis_id, sha256, packet,
+					packet_ref, verdict, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				ON CONFLICT (recipient, sender, document_id) DO NOTHING RETURNING id`,
+				n.cfg.Org, a.p.Header.From.OrganID, a.p.Header.DocumentID, code, date, a.it.ID, a.sum, a.kept.bytes, a.kept.ref,
+				a.verdict, a.detail, n.now())
 		}
-		if pi := p.Header.PromulgationInfo; pi != nil {
-			date = pi.PromulgationDate
+		ids := make([]int64, len(arrs))
+		br := tx.SendBatch(ctx, b)
+		for i := range arrs {
+			err := br.QueryRow().Scan(&ids[i])
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // already filed (a re-sent packet, or our ack was lost): just ack again
+			}
+			if err != nil {
+				_ = br.Close()
+				return err
+			}
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO exchange_inbound (recipient, sender, document_id, code, promulgation, axis_id, sha256, packet,
-				packet_ref, verdict, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-			ON CONFLICT (recipient, sender, document_id) DO NOTHING RETURNING id`,
-			n.cfg.Org, from, p.Header.DocumentID, code, date, it.ID, sum, kept.bytes, kept.ref, verdict, detail, n.now()).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			n.Metrics.Duplicates.Add(1) // already filed (a re-sent packet, or our ack was lost): just ack again
-			return nil
-		}
-		if err != nil {
+		if err := br.Close(); err != nil {
 			return err
 		}
-		statusCode, desc := edxml.StatusReceived, "Đã nhận văn bản điện tử / received"
-		if rejected {
-			n.Metrics.Rejected.Add(1)
-			statusCode, desc = edxml.StatusRejected, "Từ chối tiếp nhận / refused: "+detail
-		} else {
-			docID := ""
-			if n.cfg.Filer != nil {
-				docID, err = n.cfg.Filer.FileTx(ctx, tx, Incoming{To: n.cfg.Org, From: it.From, Packet: p, SHA256: sum, Checks: checks})
+		filed := &pgx.Batch{}
+		var replies []StatusOut
+		for i, a := range arrs {
+			a.dup = ids[i] == 0
+			if a.dup {
+				continue
+			}
+			code, date := codeAndDate(a.p)
+			statusCode, desc := edxml.StatusReceived, "Đã nhận văn bản điện tử / received"
+			if a.verdict != "accepted" {
+				statusCode, desc = edxml.StatusRejected, "Từ chối tiếp nhận / refused: "+a.detail
+			} else if n.cfg.Filer != nil {
+				docID, err := n.cfg.Filer.FileTx(ctx, tx, Incoming{To: n.cfg.Org, From: a.it.From, Packet: a.p, SHA256: a.sum, Checks: a.checks})
 				if err != nil {
 					return fmt.Errorf("filing: %w", err)
 				}
-				if _, err := tx.Exec(ctx, `UPDATE exchange_inbound SET filed_doc_id = $2 WHERE id = $1`, id, docID); err != nil {
-					return err
-				}
+				filed.Queue(`UPDATE exchange_inbound SET filed_doc_id = $2 WHERE id = $1`, ids[i], docID)
 			}
-			n.Metrics.Received.Add(1)
+			replies = append(replies, StatusOut{Sender: a.p.Header.From.OrganID, DocumentID: a.p.Header.DocumentID, Code: statusCode,
+				Description: truncate(desc, 500), CodeText: code, Date: date})
 		}
-		return n.sendStatusTx(ctx, tx, StatusOut{DocID: "", Sender: from, DocumentID: p.Header.DocumentID, Code: statusCode,
-			Description: truncate(desc, 500), CodeText: code, Date: date})
+		if filed.Len() > 0 {
+			if err := tx.SendBatch(ctx, filed).Close(); err != nil {
+				return err
+			}
+		}
+		return n.sendStatusesTx(ctx, tx, replies)
 	})
 	if err != nil {
 		return err
 	}
-	n.log.InfoContext(ctx, "packet received", "from", from, "document_id", p.Header.DocumentID, "verdict", verdict)
-	// Transport acknowledgement after durable storage; a lost ack only makes the next pull see a duplicate.
-	return n.cfg.Axis.Ack(ctx, it.ID, true, "")
+	for _, a := range arrs {
+		a.settled, a.ackOK = true, true
+		switch {
+		case a.dup:
+			n.Metrics.Duplicates.Add(1)
+		case a.verdict != "accepted":
+			n.Metrics.Rejected.Add(1)
+		default:
+			n.Metrics.Received.Add(1)
+		}
+		n.log.InfoContext(ctx, "packet received", "from", a.p.Header.From.OrganID, "document_id", a.p.Header.DocumentID,
+			"verdict", a.verdict, "duplicate", a.dup)
+	}
+	return nil
+}
+
+func codeAndDate(p *edxml.Packet) (code, date string) {
+	if c := p.Header.Code; c != nil {
+		code = c.String()
+	}
+	if pi := p.Header.PromulgationInfo; pi != nil {
+		date = pi.PromulgationDate
+	}
+	return code, date
 }
 
 // StatusOut is a status we send about a document.
@@ -231,58 +349,108 @@ type StatusOut struct {
 
 // SendStatusTx queues a status packet in the caller's transaction.
 func (n *Node) SendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error {
-	return n.sendStatusTx(ctx, tx, s)
+	return n.sendStatusesTx(ctx, tx, []StatusOut{s})
 }
 
 func (n *Node) sendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error {
-	if s.CodeText == "" {
-		// The code is required in ResponseFor: take it from what we received, or from the DocumentId.
-		_ = tx.QueryRow(ctx, `SELECT code, promulgation FROM exchange_inbound WHERE recipient = $1 AND sender = $2 AND document_id = $3`,
-			n.cfg.Org, s.Sender, s.DocumentID).Scan(&s.CodeText, &s.Date)
-		if s.CodeText == "" {
-			parts := strings.SplitN(s.DocumentID, ",", 3)
-			s.CodeText = parts[len(parts)-1]
-		}
-	}
-	to := s.Sender
-	docSender, recipient := s.Sender, n.cfg.Org
-	if s.Code == edxml.StatusRecallRequest {
-		to, docSender, recipient = s.Recipient, n.cfg.Org, s.Recipient
-	}
-	// Our own side of the state machine moves first: a status we may not send (15 without a 13, 03 after
-	// a 02) is refused here, before anything leaves.
-	if err := n.applyStatusTx(ctx, tx, docSender, s.DocumentID, recipient, s.Code); err != nil {
-		return err
-	}
-	at := n.now()
-	pkt := edxml.NewStatus(edxml.StatusReport{From: edxml.Organ{OrganID: n.cfg.Org, OrganName: n.cfg.OrgName}, Code: s.Code,
-		Description: s.Description, At: at,
-		About: edxml.ResponseFor{OrganID: to, Code: s.CodeText, PromulgationDate: s.Date, DocumentID: s.DocumentID}})
-	raw, err := pkt.Marshal()
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(raw)
-	if _, err := tx.Exec(ctx, `INSERT INTO exchange_status_event (direction, sender, document_id, recipient, code, description, applied, sha256, at)
-		VALUES ('out', $1, $2, $3, $4, $5, true, $6, $7) ON CONFLICT DO NOTHING`, docSender, s.DocumentID, recipient, s.Code, s.Description, sum[:], at); err != nil {
-		return err
-	}
-	return n.EnqueueTx(ctx, tx, []Delivery{{MessageID: MessageID(n.cfg.Org, s.DocumentID, to, "status:"+s.Code), DocID: s.DocID,
-		Sender: n.cfg.Org, Recipient: to, DocumentID: s.DocumentID, Kind: edxml.KindStatus, StatusCode: s.Code, Packet: raw}})
+	return n.sendStatusesTx(ctx, tx, []StatusOut{s})
 }
 
-func (n *Node) receiveStatus(ctx context.Context, it axis.Item, p *edxml.Packet, sum []byte) error {
+// statusKey is one (document, recipient) pair of the status state machine.
+type statusKey struct{ sender, documentID, recipient string }
+
+// sendStatusesTx queues status packets in the caller's transaction, in order, with the statements of
+// all of them pipelined: lock and read every pair's state, move our side of each state machine, then
+// write the ledger rows and the outbox. Our own side moves first: a status we may not send (15 without
+// a 13, 03 after a 02) fails the whole call before anything leaves.
+func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	keys := make([]statusKey, len(ss))
+	tos := make([]string, len(ss))
+	for i := range ss {
+		s := &ss[i]
+		if s.CodeText == "" {
+			// The code is required in ResponseFor: take it from what we received, or from the DocumentId.
+			_ = tx.QueryRow(ctx, `SELECT code, promulgation FROM exchange_inbound WHERE recipient = $1 AND sender = $2 AND document_id = $3`,
+				n.cfg.Org, s.Sender, s.DocumentID).Scan(&s.CodeText, &s.Date)
+			if s.CodeText == "" {
+				parts := strings.SplitN(s.DocumentID, ",", 3)
+				s.CodeText = parts[len(parts)-1]
+			}
+		}
+		tos[i], keys[i] = s.Sender, statusKey{s.Sender, s.DocumentID, n.cfg.Org}
+		if s.Code == edxml.StatusRecallRequest {
+			tos[i], keys[i] = s.Recipient, statusKey{n.cfg.Org, s.DocumentID, s.Recipient}
+		}
+	}
+	now := n.now()
+	lock := &pgx.Batch{}
+	for _, k := range keys {
+		lock.Queue(lockStatusSQL, k.sender, k.documentID, k.recipient, now)
+	}
+	states := map[statusKey]edxml.State{}
+	br := tx.SendBatch(ctx, lock)
+	for _, k := range keys {
+		var st edxml.State
+		if err := br.QueryRow().Scan(&st.Progress, &st.Recall); err != nil {
+			_ = br.Close()
+			return err
+		}
+		if _, seen := states[k]; !seen {
+			states[k] = st
+		}
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	write := &pgx.Batch{}
+	ds := make([]Delivery, 0, len(ss))
+	for i, s := range ss {
+		k := keys[i]
+		next, changed, aerr := states[k].Apply(s.Code)
+		if aerr != nil {
+			return fmt.Errorf("%w: %v", ErrStatusNotAllowed, aerr)
+		}
+		if changed {
+			states[k] = next
+			write.Queue(`UPDATE exchange_status SET progress = $4, recall = $5, updated_at = $6 WHERE sender = $1 AND document_id = $2 AND recipient = $3`,
+				k.sender, k.documentID, k.recipient, next.Progress, next.Recall, now)
+		}
+		pkt := edxml.NewStatus(edxml.StatusReport{From: edxml.Organ{OrganID: n.cfg.Org, OrganName: n.cfg.OrgName}, Code: s.Code,
+			Description: s.Description, At: now,
+			About: edxml.ResponseFor{OrganID: tos[i], Code: s.CodeText, PromulgationDate: s.Date, DocumentID: s.DocumentID}})
+		raw, err := pkt.Marshal()
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(raw)
+		write.Queue(`INSERT INTO exchange_status_event (direction, sender, document_id, recipient, code, description, applied, sha256, at)
+			VALUES ('out', $1, $2, $3, $4, $5, true, $6, $7) ON CONFLICT DO NOTHING`, k.sender, s.DocumentID, k.recipient, s.Code, s.Description, sum[:], now)
+		ds = append(ds, Delivery{MessageID: MessageID(n.cfg.Org, s.DocumentID, tos[i], "status:"+s.Code), DocID: s.DocID,
+			Sender: n.cfg.Org, Recipient: tos[i], DocumentID: s.DocumentID, Kind: edxml.KindStatus, StatusCode: s.Code, Packet: raw})
+	}
+	if err := tx.SendBatch(ctx, write).Close(); err != nil {
+		return err
+	}
+	return n.EnqueueTx(ctx, tx, ds)
+}
+
+// receiveStatus applies a received status packet and says how to acknowledge it: a packet that can
+// never apply (invalid, from the wrong sender) is acknowledged as failed; err means try again later.
+func (n *Node) receiveStatus(ctx context.Context, it axis.Item, p *edxml.Packet, sum []byte) (ackOK bool, why string, err error) {
 	if probs := edxml.Validate(p); len(probs) > 0 {
 		n.Metrics.StatusesIgnored.Add(1)
-		return n.cfg.Axis.Ack(ctx, it.ID, false, truncate(probs[0].Code+": "+probs[0].Message, 500))
+		return false, truncate(probs[0].Code+": "+probs[0].Message, 500), nil
 	}
 	if it.From != "" && !n.sameOrg(it.From, p.Header.From.OrganID) {
 		n.Metrics.StatusesIgnored.Add(1)
-		return n.cfg.Axis.Ack(ctx, it.ID, false, "sender mismatch")
+		return false, "sender mismatch", nil
 	}
 	doc, recipient := p.StatusSubject()
 	code := strings.TrimSpace(p.Header.StatusCode)
-	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
 		st, err := lockStatus(ctx, tx, doc.Sender, doc.DocumentID, recipient, n.now())
 		if err != nil {
 			return err
@@ -332,9 +500,9 @@ func (n *Node) receiveStatus(ctx context.Context, it axis.Item, p *edxml.Packet,
 		return nil
 	})
 	if err != nil {
-		return err
+		return false, "", err
 	}
-	return n.cfg.Axis.Ack(ctx, it.ID, true, "")
+	return true, "", nil
 }
 
 // StatusOf returns the state of one (document, recipient) pair as our ledger knows it.
@@ -351,31 +519,14 @@ func (n *Node) StatusOf(ctx context.Context, sender, documentID, recipient strin
 // ErrStatusNotAllowed wraps edxml.ErrTransition for a status our side may not send now.
 var ErrStatusNotAllowed = errors.New("delivery: status not allowed")
 
-func (n *Node) applyStatusTx(ctx context.Context, tx pgx.Tx, sender, documentID, recipient, code string) error {
-	st, err := lockStatus(ctx, tx, sender, documentID, recipient, n.now())
-	if err != nil {
-		return err
-	}
-	next, changed, aerr := st.Apply(code)
-	if aerr != nil {
-		return fmt.Errorf("%w: %v", ErrStatusNotAllowed, aerr)
-	}
-	if !changed {
-		return nil
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO exchange_status (sender, document_id, recipient, progress, recall, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (sender, document_id, recipient) DO UPDATE SET progress = EXCLUDED.progress, recall = EXCLUDED.recall, updated_at = EXCLUDED.updated_at`,
-		sender, documentID, recipient, next.Progress, next.Recall, n.now())
-	return err
-}
-
 // lockStatus returns the pair's state with its row locked until the transaction ends, creating the row
 // if needed, in one statement: two statuses for a new pair arriving together serialise on the row
 // instead of both starting from an empty state.
 func lockStatus(ctx context.Context, tx pgx.Tx, sender, documentID, recipient string, now time.Time) (edxml.State, error) {
 	var st edxml.State
-	err := tx.QueryRow(ctx, `INSERT INTO exchange_status (sender, document_id, recipient, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (sender, document_id, recipient) DO UPDATE SET sender = EXCLUDED.sender RETURNING progress, recall`,
-		sender, documentID, recipient, now).Scan(&st.Progress, &st.Recall)
+	err := tx.QueryRow(ctx, lockStatusSQL, sender, documentID, recipient, now).Scan(&st.Progress, &st.Recall)
 	return st, err
 }
+
+const lockStatusSQL = `INSERT INTO exchange_status (sender, document_id, recipient, updated_at) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (sender, document_id, recipient) DO UPDATE SET sender = EXCLUDED.sender RETURNING progress, recall`
