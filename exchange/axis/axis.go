@@ -48,6 +48,9 @@ type Item struct {
 	SHA256     string     `json:"sha256,omitempty"`
 	Size       int        `json:"size,omitempty"`
 	ReceivedAt time.Time  `json:"received_at,omitzero"`
+	// Body is the packet itself when the axis includes small packets in its listing (our hub does for
+	// status packets), sparing a fetch; nil means fetch it.
+	Body []byte `json:"body,omitempty"`
 }
 
 // Axis is what the delivery side needs from an interchange axis.
@@ -61,6 +64,19 @@ type Axis interface {
 	// Ack is the transport acknowledgement (VDXP updateStatus done|fail), sent after durable storage;
 	// it is not an edXML status. An acknowledged packet leaves the inbox.
 	Ack(ctx context.Context, id string, ok bool, reason string) error
+}
+
+// Ack is one transport acknowledgement.
+type Ack struct {
+	ID     string `json:"id"`
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// BatchAcker is implemented by axes that take many acknowledgements in one call (our hub). AckMany
+// acknowledges every packet it can; a packet no longer waiting is not an error.
+type BatchAcker interface {
+	AckMany(ctx context.Context, acks []Ack) error
 }
 
 // Error is a failed axis call. Temporary errors may succeed if retried (network, 5xx, 429);

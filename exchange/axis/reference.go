@@ -20,9 +20,12 @@ import (
 //	POST /v1/packets            body: raw edXML; headers X-Message-Id (idempotency key), X-To (comma-
 //	                            separated recipients; default: the packet's To, or ResponseFor for a status)
 //	                            → 201 {"id","accepted_at","duplicate":false} or 200 with "duplicate":true
-//	GET  /v1/inbox?kind=&limit= → {"items":[Item...]}
+//	GET  /v1/inbox?kind=&limit=&inline= → {"items":[Item...]}; with inline=N, packets of at most N
+//	                            bytes (kept in the database) carry their bytes in "body" (base64)
 //	GET  /v1/inbox/{id}         → raw edXML
 //	POST /v1/inbox/{id}/ack     body {"ok":bool,"reason":""} → 204
+//	POST /v1/inbox/ack          body {"acks":[{"id","ok","reason"}...]} (at most 1000) → 200
+//	                            {"acked":n}; ids no longer waiting are skipped
 //	GET  /v1/sent/{id}          → the transport state of a packet we sent, per recipient
 //
 // Every call carries "Authorization: Bearer <node token>"; the hub binds the token to one organisation.
@@ -128,6 +131,7 @@ func (r *Reference) List(ctx context.Context, kind edxml.Kind, limit int) ([]Ite
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
+	q.Set("inline", strconv.Itoa(InlineListing))
 	_, b, err := r.do(ctx, "list", http.MethodGet, "/v1/inbox?"+q.Encode(), nil, nil)
 	if err != nil {
 		return nil, err
@@ -161,6 +165,28 @@ func (r *Reference) Ack(ctx context.Context, id string, ok bool, reason string) 
 	_, _, err := r.do(ctx, "ack", http.MethodPost, "/v1/inbox/"+url.PathEscape(id)+"/ack", bytes.NewReader(body), h)
 	return err
 }
+
+// AckMany acknowledges many packets in one call.
+func (r *Reference) AckMany(ctx context.Context, acks []Ack) error {
+	for len(acks) > 0 {
+		part := acks[:min(len(acks), MaxAcks)]
+		acks = acks[len(part):]
+		body, _ := json.Marshal(map[string]any{"acks": part})
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		if _, _, err := r.do(ctx, "ack", http.MethodPost, "/v1/inbox/ack", bytes.NewReader(body), h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InlineListing is the size up to which our client asks the hub to include packets in its listing:
+// status packets (a few KB) then need no fetch of their own.
+const InlineListing = 16 << 10
+
+// MaxAcks is the most acknowledgements one AckMany call to the hub carries.
+const MaxAcks = 1000
 
 // SentState is the transport state of a packet we sent, as the hub knows it.
 type SentState struct {

@@ -145,10 +145,25 @@ func (n *Node) receiveAll(ctx context.Context, items []axis.Item) (int, error) {
 	var mu sync.Mutex
 	var firstErr error
 	progress := 0
+	var batchErr error
+	batch, many := n.cfg.Axis.(axis.BatchAcker)
+	if many {
+		var acks []axis.Ack
+		for _, a := range arrs {
+			if a.err == nil {
+				acks = append(acks, axis.Ack{ID: a.it.ID, OK: a.ackOK, Reason: a.ackWhy})
+			}
+		}
+		if len(acks) > 0 {
+			batchErr = batch.AckMany(ctx, acks)
+		}
+	}
 	n.each(len(arrs), func(i int) {
 		a := arrs[i]
 		err := a.err
-		if err == nil {
+		if err == nil && many {
+			err = batchErr
+		} else if err == nil {
 			err = n.cfg.Axis.Ack(ctx, a.it.ID, a.ackOK, a.ackWhy)
 		}
 		mu.Lock()
@@ -185,10 +200,13 @@ func (n *Node) each(count int, f func(i int)) {
 // store here, in parallel, before its filing transaction.
 func (n *Node) arrive(ctx context.Context, it axis.Item) *arrival {
 	a := &arrival{it: it, verdict: "accepted"}
-	raw, err := n.cfg.Axis.Fetch(ctx, it.ID)
-	if err != nil {
-		a.err = err
-		return a
+	raw := it.Body // small packets may come with the listing
+	if raw == nil {
+		var err error
+		if raw, err = n.cfg.Axis.Fetch(ctx, it.ID); err != nil {
+			a.err = err
+			return a
+		}
 	}
 	sum := sha256.Sum256(raw)
 	a.raw, a.sum = raw, sum[:]

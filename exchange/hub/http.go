@@ -39,6 +39,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/inbox", h.auth(h.handleList))
 	mux.HandleFunc("GET /v1/inbox/{id}", h.auth(h.handleFetch))
 	mux.HandleFunc("POST /v1/inbox/{id}/ack", h.auth(h.handleAck))
+	mux.HandleFunc("POST /v1/inbox/ack", h.auth(h.handleAckMany))
 	mux.HandleFunc("GET /v1/sent/{id}", h.auth(h.handleSent))
 	return mux
 }
@@ -227,10 +228,20 @@ func (h *Hub) handleList(w http.ResponseWriter, r *http.Request, node string) {
 		}
 		limit = n
 	}
-	rows, err := h.pool.Query(r.Context(), `SELECT d.id::text, p.from_code, d.recipient, p.kind, p.message_id, p.sha256, p.size, p.accepted_at
+	inline := 0 // include packets up to this size (kept in the database) in the listing
+	if v := r.URL.Query().Get("inline"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 64<<10 {
+			problem(w, http.StatusBadRequest, "bad_inline", "inline is 0-65536 (bytes)")
+			return
+		}
+		inline = n
+	}
+	rows, err := h.pool.Query(r.Context(), `SELECT d.id::text, p.from_code, d.recipient, p.kind, p.message_id, p.sha256, p.size, p.accepted_at,
+			CASE WHEN p.size <= $4 THEN p.body END
 		FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
 		WHERE d.recipient = $1 AND d.state = 'pending' AND ($2 = '' OR p.kind = $2)
-		ORDER BY d.seq LIMIT $3`, node, kind, limit)
+		ORDER BY d.seq LIMIT $3`, node, kind, limit, inline)
 	if err != nil {
 		h.dbFail(w, r, "list", err)
 		return
@@ -240,7 +251,7 @@ func (h *Hub) handleList(w http.ResponseWriter, r *http.Request, node string) {
 		var it axis.Item
 		var sum []byte
 		var k string
-		if err := rows.Scan(&it.ID, &it.From, &it.To, &k, &it.MessageID, &sum, &it.Size, &it.ReceivedAt); err != nil {
+		if err := rows.Scan(&it.ID, &it.From, &it.To, &k, &it.MessageID, &sum, &it.Size, &it.ReceivedAt, &it.Body); err != nil {
 			rows.Close()
 			h.dbFail(w, r, "list", err)
 			return
@@ -318,6 +329,55 @@ func (h *Hub) handleAck(w http.ResponseWriter, r *http.Request, node string) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAckMany takes many transport acknowledgements in one statement; ids no longer waiting in this
+// node's inbox are skipped.
+func (h *Hub) handleAckMany(w http.ResponseWriter, r *http.Request, node string) {
+	var in struct {
+		Acks []axis.Ack `json:"acks"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4<<20))
+	if err := dec.Decode(&in); err != nil || len(in.Acks) == 0 || len(in.Acks) > axis.MaxAcks {
+		problem(w, http.StatusBadRequest, "bad_body", fmt.Sprintf(`send {"acks": [{"id", "ok", "reason"}, ...]} with 1-%d entries`, axis.MaxAcks))
+		return
+	}
+	ids, oks, reasons := make([]string, len(in.Acks)), make([]bool, len(in.Acks)), make([]string, len(in.Acks))
+	for i, a := range in.Acks {
+		if !isUUID(a.ID) {
+			problem(w, http.StatusBadRequest, "bad_id", fmt.Sprintf("%q is not a packet id of this hub", a.ID))
+			return
+		}
+		ids[i], oks[i], reasons[i] = a.ID, a.OK, a.Reason
+	}
+	tag, err := h.pool.Exec(r.Context(), `UPDATE hub_delivery d SET state = CASE WHEN u.ok THEN 'done' ELSE 'fail' END, reason = u.reason,
+			acked_at = coalesce(d.acked_at, $2)
+		FROM (SELECT DISTINCT ON (id) id, ok, reason FROM unnest($3::uuid[], $4::bool[], $5::text[]) AS x(id, ok, reason)) u
+		WHERE d.id = u.id AND d.recipient = $1`, node, h.now(), ids, oks, reasons)
+	if err != nil {
+		h.dbFail(w, r, "ack", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"acked": tag.RowsAffected()})
+}
+
+// isUUID accepts the canonical 8-4-4-4-12 hex form PostgreSQL prints for our packet ids.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Hub) handleSent(w http.ResponseWriter, r *http.Request, node string) {

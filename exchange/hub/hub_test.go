@@ -1,10 +1,12 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 	"github.com/lienthong/lienthong/exchange/edxml"
 	"github.com/lienthong/lienthong/internal/pgtest"
 )
@@ -255,4 +258,70 @@ func TestFaultsAreClassified(t *testing.T) {
 	if s.Packets > 1 || s.Duplicates != 0 {
 		t.Fatalf("stats %+v", s)
 	}
+}
+
+// The listing carries small packets' bytes (no fetch needed) but not large ones, which stay in the
+// packet store; many acknowledgements go in one call, and ids no longer waiting are skipped.
+func TestInlineListingAndAckMany(t *testing.T) {
+	b := setup(t, "A01", "B01")
+	ctx := context.Background()
+	store, err := blobs.Open(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.hub.blob = store
+	a, r := b.nodes["A01"], b.nodes["B01"]
+	small := edoc(t, "A01", "B01")
+	large := bytes.Replace(edoc(t, "A01", "B01"), []byte("thử"), bytes.Repeat([]byte("thử "), 10000), 1)
+	if len(large) < axis.InlineListing {
+		t.Fatalf("large packet has %d bytes", len(large))
+	}
+	for i, pkt := range [][]byte{small, large} {
+		if _, err := a.Send(ctx, axis.Outgoing{MessageID: "m" + strconv.Itoa(i), Kind: edxml.KindEdoc, From: "A01", Body: pkt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := r.List(ctx, edxml.KindEdoc, 10)
+	if err != nil || len(items) != 2 {
+		t.Fatalf("list: %v %+v", err, items)
+	}
+	if !bytes.Equal(items[0].Body, small) {
+		t.Fatalf("the small packet's listed body is %d bytes, want the packet (%d)", len(items[0].Body), len(small))
+	}
+	if items[1].Body != nil {
+		t.Fatalf("the large packet came inline (%d bytes)", len(items[1].Body))
+	}
+	if got, err := r.Fetch(ctx, items[1].ID); err != nil || !bytes.Equal(got, large) {
+		t.Fatalf("fetching the stored packet: %d bytes, %v", len(got), err)
+	}
+	// Bad requests are refused whole.
+	for _, acks := range [][]axis.Ack{nil, {{ID: "not-a-uuid", OK: true}}} {
+		if err := r.AckMany(ctx, acks); acks != nil && err == nil {
+			t.Fatalf("AckMany(%v) succeeded", acks)
+		}
+	}
+	if n := countPending(t, b); n != 2 {
+		t.Fatalf("%d pending after refused acks, want 2", n)
+	}
+	// A repeat and an id that is not waiting (someone else's) are skipped.
+	other := "00000000-0000-0000-0000-000000000000"
+	if err := r.AckMany(ctx, []axis.Ack{{ID: items[0].ID, OK: true}, {ID: items[1].ID, OK: false, Reason: "bad signature"}, {ID: items[0].ID, OK: true}, {ID: other, OK: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := r.List(ctx, "", 10); err != nil || len(left) != 0 {
+		t.Fatalf("still waiting: %v %+v", err, left)
+	}
+	var reason string
+	if err := b.pool.QueryRow(ctx, `SELECT reason FROM hub_delivery WHERE id = $1::uuid AND state = 'fail'`, items[1].ID).Scan(&reason); err != nil || reason != "bad signature" {
+		t.Fatalf("failed ack: %q %v", reason, err)
+	}
+}
+
+func countPending(t *testing.T, b *bundle) int {
+	t.Helper()
+	s, err := b.hub.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(s.Pending)
 }
