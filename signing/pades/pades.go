@@ -4,7 +4,8 @@
 // and certification signatures (DocMDP P=1, 2 or 3) for a first signature.
 //
 // Every original byte is kept: the signer reads the input once through an io.ReaderAt, copying it to the
-// output while hashing it, so memory does not grow with the file. The /Contents placeholder is sized from
+// output while hashing it, so memory does not grow with the file (a file of at most 256 KiB is read whole
+// by pdf.Open, and exactly those bytes are hashed and copied). The /Contents placeholder is sized from
 // cms.MaxSize, an upper bound; a signature that does not fit is an error, never truncated and never
 // retried. Any crypto.Signer works: the hsm package's PKCS#11 key or an in-memory key in tests.
 //

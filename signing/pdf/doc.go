@@ -5,7 +5,8 @@
 // # Reading
 //
 // Open takes an io.ReaderAt and the file size; memory stays bounded by the cross-reference maps and a
-// small object cache, never by the file (streams are located, not loaded). It reads classic xref tables,
+// small object cache, never by the file (streams are located, not loaded); only a file of at most
+// 256 KiB is read whole, once, and parsed in place (Reader.InMemory). It reads classic xref tables,
 // xref streams (PDF 1.5), object streams, hybrid-reference files (/XRefStm), linearized files and any
 // chain of incremental updates, for header versions 1.0 to 2.0. Malformed input gives an
 // apperr.Invalid error with a message a clerk can act on; encrypted files are refused (ErrEncrypted).

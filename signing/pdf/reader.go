@@ -83,7 +83,8 @@ type Revision struct {
 }
 
 // Reader reads a PDF through an io.ReaderAt. It keeps cross-reference maps and a bounded object cache
-// in memory, never the file. A Reader is safe for concurrent use.
+// in memory, never the file, except a small one (at most 256 KiB), which Open reads once and parses in
+// place. A Reader is safe for concurrent use.
 type Reader struct {
 	r    io.ReaderAt
 	size int64
