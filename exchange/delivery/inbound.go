@@ -124,24 +124,8 @@ func (n *Node) receiveAll(ctx context.Context, items []axis.Item) (int, error) {
 			edocs = append(edocs, a)
 		}
 	}
-	n.each(len(statuses), func(i int) {
-		a := statuses[i]
-		a.ackOK, a.ackWhy, a.err = n.receiveStatus(ctx, a.it, a.p, a.sum)
-		a.settled = a.err == nil
-	})
-	for i := 0; i < len(edocs); i += fileBatch {
-		chunk := edocs[i:min(i+fileBatch, len(edocs))]
-		if err := n.fileEdocs(ctx, chunk); err != nil && len(chunk) > 1 {
-			// One packet can spoil a shared transaction (a filer refusing it, a constraint): file them
-			// one by one so that the others still go in.
-			n.log.InfoContext(ctx, "filing a batch failed; filing its packets one by one", "packets", len(chunk), "err", err)
-			for _, a := range chunk {
-				a.err = n.fileEdocs(ctx, []*arrival{a})
-			}
-		} else if err != nil {
-			chunk[0].err = err
-		}
-	}
+	n.inBatches(ctx, statuses, n.receiveStatuses)
+	n.inBatches(ctx, edocs, n.fileEdocs)
 	var mu sync.Mutex
 	var firstErr error
 	progress := 0
@@ -178,6 +162,27 @@ func (n *Node) receiveAll(ctx context.Context, items []axis.Item) (int, error) {
 		progress++
 	})
 	return progress, firstErr
+}
+
+// inBatches runs store over arrivals in transactions of up to fileBatch; a batch that fails (one packet
+// can spoil a shared transaction: a filer refusing it, a constraint) is redone one packet at a time so
+// that the others still go in, and each packet that still fails keeps its error.
+func (n *Node) inBatches(ctx context.Context, arrs []*arrival, store func(context.Context, []*arrival) error) {
+	for i := 0; i < len(arrs); i += fileBatch {
+		chunk := arrs[i:min(i+fileBatch, len(arrs))]
+		err := store(ctx, chunk)
+		if err == nil {
+			continue
+		}
+		if len(chunk) == 1 {
+			chunk[0].err = err
+			continue
+		}
+		n.log.InfoContext(ctx, "storing a batch of received packets failed; storing them one by one", "packets", len(chunk), "err", err)
+		for _, a := range chunk {
+			a.err = store(ctx, []*arrival{a})
+		}
+	}
 }
 
 // each runs f(0..count-1) with up to InWorkers calls at a time.
@@ -455,72 +460,142 @@ func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) er
 	return n.EnqueueTx(ctx, tx, ds)
 }
 
-// receiveStatus applies a received status packet and says how to acknowledge it: a packet that can
-// never apply (invalid, from the wrong sender) is acknowledged as failed; err means try again later.
-func (n *Node) receiveStatus(ctx context.Context, it axis.Item, p *edxml.Packet, sum []byte) (ackOK bool, why string, err error) {
-	if probs := edxml.Validate(p); len(probs) > 0 {
-		n.Metrics.StatusesIgnored.Add(1)
-		return false, truncate(probs[0].Code+": "+probs[0].Message, 500), nil
+// receiveStatuses applies received status packets in one transaction, in listing order, with the
+// statements pipelined: record every event (a repeat of a recorded packet changes nothing), lock and
+// read the state of every pair, move each state machine, write the new states, then run the side
+// effects (a recall request carried out and answered with 15; the Recorder told). A packet that can
+// never apply (invalid, from the wrong sender) is settled with a failed acknowledgement. If the shared
+// transaction fails, the caller retries the packets one by one.
+func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
+	type incoming struct {
+		a       *arrival
+		key     statusKey
+		code    string
+		desc    string
+		applied bool
 	}
-	if it.From != "" && !n.sameOrg(it.From, p.Header.From.OrganID) {
-		n.Metrics.StatusesIgnored.Add(1)
-		return false, "sender mismatch", nil
+	var ins []*incoming
+	for _, a := range arrs {
+		p := a.p
+		if probs := edxml.Validate(p); len(probs) > 0 {
+			a.settled, a.ackOK, a.ackWhy = true, false, truncate(probs[0].Code+": "+probs[0].Message, 500)
+			continue
+		}
+		if a.it.From != "" && !n.sameOrg(a.it.From, p.Header.From.OrganID) {
+			a.settled, a.ackOK, a.ackWhy = true, false, "sender mismatch"
+			continue
+		}
+		doc, recipient := p.StatusSubject()
+		ins = append(ins, &incoming{a: a, key: statusKey{doc.Sender, doc.DocumentID, recipient},
+			code: strings.TrimSpace(p.Header.StatusCode), desc: truncate(p.Header.Description, 500)})
 	}
-	doc, recipient := p.StatusSubject()
-	code := strings.TrimSpace(p.Header.StatusCode)
-	err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
-		st, err := lockStatus(ctx, tx, doc.Sender, doc.DocumentID, recipient, n.now())
-		if err != nil {
-			return err
+	if len(ins) == 0 {
+		return nil
+	}
+	now := n.now()
+	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, in := range ins {
+			b.Queue(`INSERT INTO exchange_status_event (direction, sender, document_id, recipient, code, description, applied, sha256, at)
+				VALUES ('in', $1, $2, $3, $4, $5, false, $6, $7) ON CONFLICT DO NOTHING RETURNING id`,
+				in.key.sender, in.key.documentID, in.key.recipient, in.code, in.desc, in.a.sum, now)
 		}
-		next, changed, aerr := st.Apply(code)
-		tag, err := tx.Exec(ctx, `INSERT INTO exchange_status_event (direction, sender, document_id, recipient, code, description, applied, sha256, at)
-			VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`, doc.Sender, doc.DocumentID, recipient, code,
-			truncate(p.Header.Description, 500), changed, sum, n.now())
-		if err != nil {
-			return err
+		for _, in := range ins {
+			b.Queue(lockStatusSQL, in.key.sender, in.key.documentID, in.key.recipient, now)
 		}
-		if tag.RowsAffected() == 0 || !changed {
-			if aerr != nil {
-				n.log.InfoContext(ctx, "status not applied", "document_id", doc.DocumentID, "recipient", recipient, "code", code, "err", aerr)
+		br := tx.SendBatch(ctx, b)
+		fresh := make([]bool, len(ins))
+		events := make([]int64, len(ins))
+		for i := range ins {
+			err := br.QueryRow().Scan(&events[i])
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				_ = br.Close()
+				return err
 			}
-			n.Metrics.StatusesIgnored.Add(1)
-			return nil
+			fresh[i] = err == nil
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO exchange_status (sender, document_id, recipient, progress, recall, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (sender, document_id, recipient) DO UPDATE SET progress = EXCLUDED.progress, recall = EXCLUDED.recall, updated_at = EXCLUDED.updated_at`,
-			doc.Sender, doc.DocumentID, recipient, next.Progress, next.Recall, n.now()); err != nil {
-			return err
-		}
-		n.Metrics.StatusesIn.Add(1)
-		// A sender recalls a document we received: carry it out and answer 15 in this transaction.
-		if code == edxml.StatusRecallRequest && n.sameOrg(recipient, n.cfg.Org) {
-			if rc, ok := n.cfg.Filer.(IncomingRecaller); ok {
-				if _, err := rc.RecallIncomingTx(ctx, tx, n.cfg.Org, doc.Sender, doc.DocumentID, truncate(p.Header.Description, 500)); err != nil {
-					return fmt.Errorf("recalling: %w", err)
-				}
-				if err := n.sendStatusTx(ctx, tx, StatusOut{Sender: doc.Sender, DocumentID: doc.DocumentID, Code: edxml.StatusRecallAccepted,
-					Description: "Đã thu hồi văn bản / document recalled"}); err != nil {
-					return err
-				}
+		states := map[statusKey]edxml.State{}
+		for _, in := range ins {
+			var st edxml.State
+			if err := br.QueryRow().Scan(&st.Progress, &st.Recall); err != nil {
+				_ = br.Close()
+				return err
+			}
+			if _, seen := states[in.key]; !seen {
+				states[in.key] = st
 			}
 		}
-		if n.cfg.Recorder != nil && doc.Sender == n.cfg.Org {
-			var docID string
-			_ = tx.QueryRow(ctx, `SELECT doc_id FROM exchange_outbox WHERE sender = $1 AND document_id = $2 AND recipient = $3 AND kind = 'edoc' LIMIT 1`,
-				doc.Sender, doc.DocumentID, recipient).Scan(&docID)
-			if docID != "" {
-				if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, docID, recipient, code, truncate(p.Header.Description, 200)); err != nil {
-					n.log.WarnContext(ctx, "recording a status failed", "doc", docID, "err", err)
+		if err := br.Close(); err != nil {
+			return err
+		}
+		w := &pgx.Batch{}
+		changedKeys := map[statusKey]bool{}
+		for i, in := range ins {
+			if !fresh[i] {
+				continue // this very packet was applied before (a re-sent status, or our ack was lost)
+			}
+			next, changed, aerr := states[in.key].Apply(in.code)
+			if !changed {
+				if aerr != nil {
+					n.log.InfoContext(ctx, "status not applied", "document_id", in.key.documentID, "recipient", in.key.recipient, "code", in.code, "err", aerr)
+				}
+				continue
+			}
+			states[in.key], changedKeys[in.key], in.applied = next, true, true
+			w.Queue(`UPDATE exchange_status_event SET applied = true WHERE id = $1`, events[i])
+		}
+		for k := range changedKeys {
+			st := states[k]
+			w.Queue(`UPDATE exchange_status SET progress = $4, recall = $5, updated_at = $6 WHERE sender = $1 AND document_id = $2 AND recipient = $3`,
+				k.sender, k.documentID, k.recipient, st.Progress, st.Recall, now)
+		}
+		if w.Len() > 0 {
+			if err := tx.SendBatch(ctx, w).Close(); err != nil {
+				return err
+			}
+		}
+		for _, in := range ins {
+			if !in.applied {
+				continue
+			}
+			k := in.key
+			// A sender recalls a document we received: carry it out and answer 15 in this transaction.
+			if in.code == edxml.StatusRecallRequest && n.sameOrg(k.recipient, n.cfg.Org) {
+				if rc, ok := n.cfg.Filer.(IncomingRecaller); ok {
+					if _, err := rc.RecallIncomingTx(ctx, tx, n.cfg.Org, k.sender, k.documentID, in.desc); err != nil {
+						return fmt.Errorf("recalling: %w", err)
+					}
+					if err := n.sendStatusTx(ctx, tx, StatusOut{Sender: k.sender, DocumentID: k.documentID, Code: edxml.StatusRecallAccepted,
+						Description: "Đã thu hồi văn bản / document recalled"}); err != nil {
+						return err
+					}
+				}
+			}
+			if n.cfg.Recorder != nil && k.sender == n.cfg.Org {
+				var docID string
+				_ = tx.QueryRow(ctx, `SELECT doc_id FROM exchange_outbox WHERE sender = $1 AND document_id = $2 AND recipient = $3 AND kind = 'edoc' LIMIT 1`,
+					k.sender, k.documentID, k.recipient).Scan(&docID)
+				if docID != "" {
+					if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, docID, k.recipient, in.code, truncate(in.desc, 200)); err != nil {
+						n.log.WarnContext(ctx, "recording a status failed", "doc", docID, "err", err)
+					}
 				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return false, "", err
+		return err
 	}
-	return true, "", nil
+	for _, in := range ins {
+		in.a.settled, in.a.ackOK = true, true
+		if in.applied {
+			n.Metrics.StatusesIn.Add(1)
+		} else {
+			n.Metrics.StatusesIgnored.Add(1)
+		}
+	}
+	return nil
 }
 
 // StatusOf returns the state of one (document, recipient) pair as our ledger knows it.
