@@ -21,9 +21,9 @@ import (
 // The benchmarks compare signing a small PDF with the token's own signing rate, in the same run and
 // with the same SoftHSM key and parallelism (go test -bench . -cpu 1,2 ./signing/pades/).
 
-func benchKey(b *testing.B) (*hsm.Key, Options) {
+func benchKey(b *testing.B, opts ...hsm.Option) (*hsm.Key, Options) {
 	iss := hsmtest.Issue(b, hsm.RSA2048, pkix.Name{CommonName: "Bench Signer"})
-	k := hsmtest.Open(b, iss.URI)
+	k := hsmtest.Open(b, iss.URI, opts...)
 	return k, Options{Signer: k, Chain: iss.Chain(), Now: time.Now}
 }
 
@@ -81,13 +81,25 @@ func BenchmarkSign40MiB(b *testing.B) {
 // rates and their ratio (the target is pdf/token >= 0.9).
 func BenchmarkSmallPDFVsToken(b *testing.B) {
 	k, o := benchKey(b)
+	vsToken(b, k, o, max(1, k.PoolSize()))
+}
+
+// BenchmarkSmallPDFVsTokenOneSession is the same comparison for a token with one session, as a
+// leader's USB token is configured (hsm.WithPoolSize(1)), with two workers in both rounds: in the raw
+// rounds they queue for the session; in the PDF rounds one prepares and finishes its PDF while the
+// other holds the session, which is how a batch of documents is signed with one token.
+func BenchmarkSmallPDFVsTokenOneSession(b *testing.B) {
+	k, o := benchKey(b, hsm.WithPoolSize(1))
+	vsToken(b, k, o, 2)
+}
+
+func vsToken(b *testing.B, k *hsm.Key, o Options, workers int) {
 	in, err := os.ReadFile(filepath.Join(corpus, "classic.pdf"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	d := sha256.Sum256([]byte("digest"))
 	const perRound = 100
-	workers := max(1, k.PoolSize())
 	round := func(f func() error) time.Duration {
 		start := time.Now()
 		done := make(chan error, workers)
