@@ -325,3 +325,26 @@ func countPending(t *testing.T, b *bundle) int {
 	}
 	return int(s.Pending)
 }
+
+// FuzzIsUUID: the ids of an acknowledgement batch reach a ::uuid[] cast only if isUUID accepts them;
+// it must accept exactly the canonical form (so the cast never fails on them).
+func FuzzIsUUID(f *testing.F) {
+	for _, s := range []string{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", "00000000-0000-0000-0000-000000000000", "3F2504E0-4F89-11D3-9A0C-0305E82C3301",
+		"3f2504e04f8911d39a0c0305e82c3301", "{3f2504e0-4f89-11d3-9a0c-0305e82c3301}", "3f2504e0-4f89-11d3-9a0c-0305e82c330g", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isUUID(s) {
+			return
+		}
+		if len(s) != 36 || strings.Count(s, "-") != 4 {
+			t.Fatalf("isUUID accepted %q", s)
+		}
+		for i, c := range s {
+			dash := i == 8 || i == 13 || i == 18 || i == 23
+			if dash != (c == '-') || !dash && !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				t.Fatalf("isUUID accepted %q", s)
+			}
+		}
+	})
+}
