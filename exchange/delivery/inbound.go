@@ -110,8 +110,54 @@ type arrival struct {
 	dup     bool   // already filed before
 }
 
-// receiveAll takes one listing through fetch, checks, filing and acknowledgement.
+// windowBytes bounds the packet bytes one window of a listing holds in memory at once (a listing may
+// name 200 packets of up to axis.MaxPacket each); a packet of unknown size counts as unknownSize.
+const (
+	windowBytes = 64 << 20
+	unknownSize = 1 << 20
+)
+
+// receiveAll takes one listing through fetch, checks, filing and acknowledgement, in windows of at most
+// fileBatch packets and about windowBytes.
 func (n *Node) receiveAll(ctx context.Context, items []axis.Item) (int, error) {
+	handled := 0
+	var firstErr error
+	for _, w := range windows(items) {
+		done, err := n.receiveWindow(ctx, w)
+		handled += done
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return handled, firstErr
+}
+
+// windows splits a listing into runs of at most fileBatch packets and about windowBytes (a single
+// packet larger than that is a window of its own).
+func windows(items []axis.Item) [][]axis.Item {
+	var out [][]axis.Item
+	for len(items) > 0 {
+		k, total := 0, 0
+		for k < len(items) && k < fileBatch {
+			size := items[k].Size
+			if size <= 0 {
+				size = unknownSize
+			}
+			if k > 0 && total+size > windowBytes {
+				break
+			}
+			total += size
+			k++
+		}
+		out = append(out, items[:k])
+		items = items[k:]
+	}
+	return out
+}
+
+// receiveWindow fetches and checks its packets in parallel, files them (one transaction for the
+// documents, one for the statuses) and acknowledges them.
+func (n *Node) receiveWindow(ctx context.Context, items []axis.Item) (int, error) {
 	arrs := make([]*arrival, len(items))
 	n.each(len(items), func(i int) { arrs[i] = n.arrive(ctx, items[i]) })
 	var edocs, statuses []*arrival
