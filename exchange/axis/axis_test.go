@@ -1,6 +1,7 @@
 package axis
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -285,5 +286,26 @@ func TestDirectoryAliases(t *testing.T) {
 	}
 	if !d.Same(" h40 ", "000.00.00.H41", merge) {
 		t.Fatal("Same")
+	}
+}
+
+func TestAppendBodyReusesTheBufferAndKeepsTheLimit(t *testing.T) {
+	data := bytes.Repeat([]byte("gói tin "), 5000)
+	buf := make([]byte, 0, 64<<10)
+	for _, size := range []int64{int64(len(data)), 0, -1} { // announced, unknown
+		got, err := AppendBody(buf, bytes.NewReader(data), size, MaxPacket)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("size %d: %d bytes, %v", size, len(got), err)
+		}
+	}
+	small := make([]byte, 0, len(data)+1)
+	got, err := AppendBody(small, bytes.NewReader(data), int64(len(data)), MaxPacket)
+	if err != nil || &got[:1][0] != &small[:1][0] {
+		t.Fatalf("a buffer large enough was not reused (%v)", err)
+	}
+	// One byte past the limit is read so that the caller can tell "too large".
+	got, err = AppendBody(nil, bytes.NewReader(data), int64(len(data)), 100)
+	if err != nil || len(got) != 101 {
+		t.Fatalf("limit 100: read %d bytes, %v; want 101", len(got), err)
 	}
 }

@@ -215,11 +215,19 @@ func (r *Reference) Sent(ctx context.Context, id string) (SentState, error) {
 // the announced length (Content-Length; ≤ 0 when unknown) so that a 160 KB packet is read into one
 // allocation instead of a dozen doublings and copies.
 func ReadBody(r io.Reader, size, limit int64) ([]byte, error) {
+	return AppendBody(nil, r, size, limit)
+}
+
+// AppendBody is ReadBody appending to dst, so that a caller can reuse one buffer across requests.
+func AppendBody(dst []byte, r io.Reader, size, limit int64) ([]byte, error) {
 	lr := io.LimitReader(r, limit+1)
 	if size <= 0 || size > limit {
-		return io.ReadAll(lr)
+		size = 0
 	}
-	b := make([]byte, 0, size+1) // +1: reaching EOF needs no growth
+	b := dst[:0]
+	if need := int(size) + 1; cap(b) < need { // +1: reaching EOF needs no growth
+		b = make([]byte, 0, need)
+	}
 	for {
 		n, err := lr.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
