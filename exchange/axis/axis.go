@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,6 +29,18 @@ type Outgoing struct {
 	From      string
 	To        []string // transport recipients; one per delivery job in our engine
 	Body      []byte   // the raw edXML
+	// Stream, when Body is nil, holds the Size bytes of the packet (a range of the sender's packet
+	// store) and SHA256 their digest: an axis that implements StreamingAxis sends them without a copy
+	// and declares the digest, so that bytes damaged at rest are refused, not delivered.
+	Stream io.ReaderAt
+	Size   int64
+	SHA256 []byte
+}
+
+// StreamingAxis is implemented by axes that send Outgoing.Stream and have the receiving side check the
+// declared SHA256 (our hub). Other axes get Body.
+type StreamingAxis interface {
+	StreamsPackets() bool
 }
 
 // Receipt is the axis's acceptance of a pushed packet: that is when a delivery counts as sent.
@@ -164,8 +177,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 func checkOutgoing(out Outgoing) error {
-	if out.MessageID == "" || out.From == "" || len(out.Body) == 0 {
-		return &Error{Op: "send", Message: fmt.Sprintf("incomplete packet (message id %q, from %q, %d bytes)", out.MessageID, out.From, len(out.Body))}
+	size := int64(len(out.Body))
+	if out.Body == nil && out.Stream != nil && len(out.SHA256) == 32 {
+		size = out.Size
+	}
+	if out.MessageID == "" || out.From == "" || size <= 0 {
+		return &Error{Op: "send", Message: fmt.Sprintf("incomplete packet (message id %q, from %q, %d bytes)", out.MessageID, out.From, size)}
 	}
 	return nil
 }

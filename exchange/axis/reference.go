@@ -3,6 +3,7 @@ package axis
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +19,8 @@ import (
 // Reference protocol (v1) of our hub, served by exchange/hub:
 //
 //	POST /v1/packets            body: raw edXML; headers X-Message-Id (idempotency key), X-To (comma-
-//	                            separated recipients; default: the packet's To, or ResponseFor for a status)
+//	                            separated recipients; default: the packet's To, or ResponseFor for a status),
+//	                            optional X-Sha256 (hex digest of the body; 422 digest_mismatch if it differs)
 //	                            → 201 {"id","accepted_at","duplicate":false} or 200 with "duplicate":true
 //	GET  /v1/inbox?kind=&limit=&inline= → {"items":[Item...]}; with inline=N, packets of at most N
 //	                            bytes (kept in the database) carry their bytes in "body" (base64)
@@ -75,6 +77,10 @@ func (r *Reference) do(ctx context.Context, op, method, path string, body io.Rea
 	if err != nil {
 		return nil, nil, &Error{Op: op, Message: "bad request", Err: err}
 	}
+	if sr, ok := body.(*io.SectionReader); ok { // a stored packet: its length is known, and it can be re-read
+		req.ContentLength = sr.Size()
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(sr, 0, sr.Size())), nil }
+	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
@@ -111,7 +117,14 @@ func (r *Reference) Send(ctx context.Context, out Outgoing) (Receipt, error) {
 	if len(out.To) > 0 {
 		h.Set("X-To", strings.Join(out.To, ","))
 	}
-	_, b, err := r.do(ctx, "send", http.MethodPost, "/v1/packets", bytes.NewReader(out.Body), h)
+	var body io.Reader = bytes.NewReader(out.Body)
+	if out.Body == nil {
+		body = io.NewSectionReader(out.Stream, 0, out.Size)
+	}
+	if len(out.SHA256) > 0 {
+		h.Set("X-Sha256", hex.EncodeToString(out.SHA256))
+	}
+	_, b, err := r.do(ctx, "send", http.MethodPost, "/v1/packets", body, h)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -165,6 +178,9 @@ func (r *Reference) Ack(ctx context.Context, id string, ok bool, reason string) 
 	_, _, err := r.do(ctx, "ack", http.MethodPost, "/v1/inbox/"+url.PathEscape(id)+"/ack", bytes.NewReader(body), h)
 	return err
 }
+
+// StreamsPackets: the hub checks the digest a sender declares (X-Sha256).
+func (r *Reference) StreamsPackets() bool { return true }
 
 // AckMany acknowledges many packets in one call.
 func (r *Reference) AckMany(ctx context.Context, acks []Ack) error {

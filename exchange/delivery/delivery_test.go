@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -704,5 +705,38 @@ func TestKillWorkerProcess(t *testing.T) {
 	s, _ := e.hub.Stats(context.Background())
 	if s.Duplicates != 0 || s.Edocs != docs {
 		t.Fatalf("hub %+v", s)
+	}
+}
+
+// A packet damaged in the sender's store is refused by the hub (its declared digest does not match)
+// and lands in the failed-deliveries list instead of reaching the recipient.
+func TestDamagedOutboxPacketIsRefused(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{packets: true, attach: 40 << 10, noStart: map[string]bool{"A01": true}}, "A01", "B01")
+	ctx := context.Background()
+	e.send("A01", 1, "B01")
+	segs, _ := filepath.Glob(filepath.Join(e.stores["A01"].Dir(), "seg-*"))
+	if len(segs) != 1 {
+		t.Fatalf("sender segments %v, want one", segs)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(segs[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := e.nodes["A01"]
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	waitFor(t, 60*time.Second, "the delivery in the failed list", func() bool {
+		fs, err := a.FailedDeliveries(ctx, 10)
+		return err == nil && len(fs) == 1 && strings.Contains(fs[0].LastError, "digest")
+	})
+	if s, err := e.hub.Stats(ctx); err != nil || s.Packets != 0 {
+		t.Fatalf("hub %+v %v: the damaged packet must not be stored", s, err)
 	}
 }

@@ -150,6 +150,10 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 		}
 	}
 	sum := sha256.Sum256(body)
+	if want := r.Header.Get("X-Sha256"); want != "" && !strings.EqualFold(want, hex.EncodeToString(sum[:])) {
+		problem(w, http.StatusUnprocessableEntity, "digest_mismatch", "the packet does not match the digest its sender declared (X-Sha256): it was damaged before or on the way")
+		return
+	}
 	stored, ref := body, (*string)(nil)
 	if h.blob != nil && len(body) >= blobs.Inline {
 		rf, err := h.blob.PutDigest(body, sum[:])

@@ -3,6 +3,7 @@ package hub
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -347,4 +348,30 @@ func FuzzIsUUID(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A push whose declared digest (X-Sha256) does not match its bytes is refused for good; a matching one
+// streamed from a reader is stored as sent.
+func TestDeclaredDigest(t *testing.T) {
+	b := setup(t, "A01", "B01")
+	ctx := context.Background()
+	a := b.nodes["A01"]
+	pkt := edoc(t, "A01", "B01")
+	good := sha256.Sum256(pkt)
+	bad := sha256.Sum256([]byte("other bytes"))
+	_, err := a.Send(ctx, axis.Outgoing{MessageID: "m1", Kind: edxml.KindEdoc, From: "A01", Stream: bytes.NewReader(pkt), Size: int64(len(pkt)), SHA256: bad[:]})
+	var ae *axis.Error
+	if !errors.As(err, &ae) || ae.Temporary || ae.Code != "digest_mismatch" {
+		t.Fatalf("mismatched digest: %v", err)
+	}
+	if _, err := a.Send(ctx, axis.Outgoing{MessageID: "m1", Kind: edxml.KindEdoc, From: "A01", Stream: bytes.NewReader(pkt), Size: int64(len(pkt)), SHA256: good[:]}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := b.nodes["B01"].List(ctx, edxml.KindEdoc, 10)
+	if err != nil || len(items) != 1 || items[0].Size != len(pkt) {
+		t.Fatalf("inbox %v %+v", err, items)
+	}
+	if got, err := b.nodes["B01"].Fetch(ctx, items[0].ID); err != nil || !bytes.Equal(got, pkt) {
+		t.Fatalf("fetch: %d bytes, %v", len(got), err)
+	}
 }
