@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/exchange/axis"
+	"github.com/lienthong/lienthong/exchange/blobs"
 	"github.com/lienthong/lienthong/exchange/delivery"
 	"github.com/lienthong/lienthong/exchange/hub"
 	"github.com/lienthong/lienthong/hsm"
@@ -73,6 +75,8 @@ type Summary struct {
 type org struct {
 	code, name, abbr, level, parent string
 	url                             string
+	packetDir                       string // its node's packet store (shared with its worker process)
+	packets                         *blobs.Store
 	pool                            *pgxpool.Pool
 	svc                             *workflow.Service
 	node                            *delivery.Node
@@ -241,7 +245,21 @@ func (r *runner) setup(ctx context.Context) error {
 	r.roots.AddCert(ca.Cert)
 	r.say("• SoftHSM token %q made on the fly: leader key (ECDSA P-256) and organisation seal (RSA 2048), certificates from a demo CA", "lienthong-demo")
 
-	// 3. The reference axis, over real HTTP on a loopback port.
+	// 3. The reference axis, over real HTTP on a loopback port. Packet bytes go to segment stores (the
+	// configuration for volume): one for the axis and one per organisation, shared by its worker process.
+	pdir, err := os.MkdirTemp("", "lienthong-demo-packets-")
+	if err != nil {
+		return err
+	}
+	r.cleanup = append(r.cleanup, func() { _ = os.RemoveAll(pdir) })
+	openStore := func(name string) (*blobs.Store, string, error) {
+		d := filepath.Join(pdir, name)
+		st, err := blobs.Open(d, false) // the private cluster runs with fsync off too
+		if err == nil {
+			r.cleanup = append(r.cleanup, func() { _ = st.Close() })
+		}
+		return st, d, err
+	}
 	axisURL, err := mkdb("axis")
 	if err != nil {
 		return err
@@ -250,7 +268,16 @@ func (r *runner) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.hub, err = hub.Open(ctx, hp, hub.Config{Logger: r.log}); err != nil {
+	hubStore, _, err := openStore("axis")
+	if err != nil {
+		return err
+	}
+	for _, g := range r.orgs {
+		if g.packets, g.packetDir, err = openStore(g.code); err != nil {
+			return err
+		}
+	}
+	if r.hub, err = hub.Open(ctx, hp, hub.Config{Logger: r.log, Packets: hubStore}); err != nil {
 		return err
 	}
 	r.cleanup = append(r.cleanup, r.hub.Close)
@@ -344,6 +371,7 @@ func NodeConfig(org, orgName, hubURL, token string, faults bool, log *slog.Logge
 
 func (r *runner) nodeConfig(g *org) delivery.Config {
 	c := NodeConfig(g.code, g.name, r.hubURL, g.token, r.o.Faults, r.log)
+	c.Packets = g.packets
 	c.Filer = delivery.WorkflowFiler{Service: g.svc}
 	c.Recorder = g.svc
 	c.Verifier = PDFVerifier{Roots: r.roots}
@@ -389,7 +417,7 @@ func (r *runner) sign(ctx context.Context, pdf []byte) ([]byte, error) {
 }
 
 func (r *runner) startWorker(ctx context.Context, g *org) (*exec.Cmd, error) {
-	args := []string{"--db", g.url, "--org", g.code, "--org-name", g.name, "--hub", r.hubURL, "--token", g.token}
+	args := []string{"--db", g.url, "--org", g.code, "--org-name", g.name, "--hub", r.hubURL, "--token", g.token, "--packets", g.packetDir}
 	if r.o.Faults {
 		args = append(args, "--faults")
 	}
