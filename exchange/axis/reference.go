@@ -27,7 +27,7 @@ import (
 //	GET  /v1/inbox/{id}         → raw edXML
 //	POST /v1/inbox/{id}/ack     body {"ok":bool,"reason":""} → 204
 //	POST /v1/inbox/ack          body {"acks":[{"id","ok","reason"}...]} (at most 1000) → 200
-//	                            {"acked":n}; ids no longer waiting are skipped
+//	                            {"acked":n}; ids not in our inbox are skipped
 //	GET  /v1/sent/{id}          → the transport state of a packet we sent, per recipient
 //
 // Every call carries "Authorization: Bearer <node token>"; the hub binds the token to one organisation.

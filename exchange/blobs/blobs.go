@@ -18,6 +18,7 @@ package blobs
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -52,14 +53,38 @@ type Store struct {
 	sync    bool
 	segSize int64
 
-	mu   sync.Mutex
-	cur  *os.File // the segment this process appends to
-	name string
-	off  int64
+	mu  sync.Mutex
+	cur *segWriter // the segment this process appends to
 
-	rmu     sync.RWMutex
-	readers map[string]*os.File
+	rmu     sync.Mutex
+	readers map[string]*segReader
+	tick    uint64
 }
+
+// segWriter is a segment this process appends to; a segment left for a new one is closed once the
+// writes still in flight on it are done.
+type segWriter struct {
+	f        *os.File
+	name     string
+	off      int64
+	inflight int
+	retired  bool
+}
+
+// segReader is a cached read handle; handles not in use are closed beyond maxReaders.
+type segReader struct {
+	f    *os.File
+	refs int
+	used uint64
+}
+
+// maxReaders bounds the read handles kept open (segments are 1 GiB, so this covers 64 GiB of recent
+// packets without reopening).
+const maxReaders = 64
+
+// MaxSize is the largest packet a reference may name (the axis's packet limit): a damaged reference
+// cannot make a reader allocate more.
+const MaxSize = 100 << 20
 
 // Open prepares dir (created with mode 0700 if missing). With sync, Put returns only once the bytes are
 // on disk; without it a machine crash may lose recent packets (use it only where the database is not
@@ -71,51 +96,72 @@ func Open(dir string, sync bool) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
-	return &Store{dir: dir, sync: sync, segSize: DefaultSegmentSize, readers: map[string]*os.File{}}, nil
+	return &Store{dir: dir, sync: sync, segSize: DefaultSegmentSize, readers: map[string]*segReader{}}, nil
 }
 
 // Dir is the store's folder.
 func (s *Store) Dir() string { return s.dir }
 
-// Close closes the segment files.
+// Close closes the segment files; the store must not be used afterwards.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.cur != nil {
-		_ = s.cur.Close()
+		_ = s.cur.f.Close()
 		s.cur = nil
 	}
 	s.mu.Unlock()
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	for k, f := range s.readers {
-		_ = f.Close()
+	for k, r := range s.readers {
+		_ = r.f.Close()
 		delete(s.readers, k)
 	}
 	return nil
 }
 
-// reserve returns the segment and offset where n bytes go, starting a new segment when needed.
-func (s *Store) reserve(n int64) (*os.File, string, int64, error) {
+// reserve returns the segment and offset where n bytes go, starting a new segment when needed; the
+// caller calls done(w) after writing.
+func (s *Store) reserve(n int64) (*segWriter, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur == nil || s.off+n > s.segSize && s.off > 0 {
-		name := fmt.Sprintf("seg-%d-%d-%d", time.Now().UnixNano(), os.Getpid(), segCounter.Add(1))
+	if s.cur == nil || s.cur.off+n > s.segSize && s.cur.off > 0 {
+		var rnd [4]byte
+		_, _ = rand.Read(rnd[:])
+		// Start time, process id, a counter and a random part: unique across the processes (and
+		// containers, whose process ids repeat) that share the folder.
+		name := fmt.Sprintf("seg-%d-%d-%d-%x", time.Now().UnixNano(), os.Getpid(), segCounter.Add(1), rnd)
 		f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return nil, "", 0, fmt.Errorf("blobs: starting a segment: %w", err)
+			return nil, 0, fmt.Errorf("blobs: starting a segment: %w", err)
 		}
 		if s.sync {
 			if err := syncDir(s.dir); err != nil {
 				_ = f.Close()
-				return nil, "", 0, err
+				return nil, 0, err
 			}
 		}
-		// The old segment stays open for writes still in flight; readers open their own handles.
-		s.cur, s.name, s.off = f, name, 0
+		if old := s.cur; old != nil {
+			old.retired = true
+			if old.inflight == 0 {
+				_ = old.f.Close()
+			}
+		}
+		s.cur = &segWriter{f: f, name: name}
 	}
-	off := s.off
-	s.off += n
-	return s.cur, s.name, off, nil
+	w := s.cur
+	off := w.off
+	w.off += n
+	w.inflight++
+	return w, off, nil
+}
+
+func (s *Store) done(w *segWriter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w.inflight--
+	if w.retired && w.inflight == 0 {
+		_ = w.f.Close()
+	}
 }
 
 func syncDir(dir string) error {
@@ -150,19 +196,20 @@ func (s *Store) PutDigest(data, sum []byte) (Ref, error) {
 	if len(sum) != sha256.Size {
 		return "", fmt.Errorf("blobs: a digest is %d bytes, got %d", sha256.Size, len(sum))
 	}
-	f, name, off, err := s.reserve(int64(len(data)))
+	w, off, err := s.reserve(int64(len(data)))
 	if err != nil {
 		return "", err
 	}
-	if _, err := f.WriteAt(data, off); err != nil {
-		return "", fmt.Errorf("blobs: writing %s: %w", name, err)
+	defer s.done(w)
+	if _, err := w.f.WriteAt(data, off); err != nil {
+		return "", fmt.Errorf("blobs: writing %s: %w", w.name, err)
 	}
 	if s.sync {
-		if err := f.Sync(); err != nil {
-			return "", fmt.Errorf("blobs: syncing %s: %w", name, err)
+		if err := w.f.Sync(); err != nil {
+			return "", fmt.Errorf("blobs: syncing %s: %w", w.name, err)
 		}
 	}
-	return Ref(name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.Itoa(len(data))), nil
+	return Ref(w.name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.Itoa(len(data))), nil
 }
 
 func (r Ref) parse() (name string, off, n int64, err error) {
@@ -172,23 +219,21 @@ func (r Ref) parse() (name string, off, n int64, err error) {
 	}
 	off, err1 := strconv.ParseInt(parts[1], 10, 64)
 	n, err2 := strconv.ParseInt(parts[2], 10, 64)
-	if err1 != nil || err2 != nil || off < 0 || n <= 0 {
+	if err1 != nil || err2 != nil || off < 0 || n <= 0 || n > MaxSize {
 		return "", 0, 0, fmt.Errorf("blobs: malformed reference %q", string(r))
 	}
 	return parts[0], off, n, nil
 }
 
-func (s *Store) reader(name string) (*os.File, error) {
-	s.rmu.RLock()
-	f := s.readers[name]
-	s.rmu.RUnlock()
-	if f != nil {
-		return f, nil
-	}
+// acquire returns the segment's read handle with one more user; release gives it back.
+func (s *Store) acquire(name string) (*segReader, error) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	if f := s.readers[name]; f != nil {
-		return f, nil
+	s.tick++
+	if r := s.readers[name]; r != nil {
+		r.refs++
+		r.used = s.tick
+		return r, nil
 	}
 	f, err := os.Open(filepath.Join(s.dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -197,22 +242,58 @@ func (s *Store) reader(name string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
-	s.readers[name] = f
-	return f, nil
+	r := &segReader{f: f, refs: 1, used: s.tick}
+	s.readers[name] = r
+	for len(s.readers) > maxReaders {
+		// Close the least recently used handle nobody is reading from (if all are busy, wait for
+		// the next call).
+		var oldest string
+		for k, c := range s.readers {
+			if c.refs == 0 && (oldest == "" || c.used < s.readers[oldest].used) {
+				oldest = k
+			}
+		}
+		if oldest == "" {
+			break
+		}
+		_ = s.readers[oldest].f.Close()
+		delete(s.readers, oldest)
+	}
+	return r, nil
+}
+
+func (s *Store) release(r *segReader) {
+	s.rmu.Lock()
+	r.refs--
+	s.rmu.Unlock()
+}
+
+// Reader reads one stored packet; Close it when done.
+type Reader struct {
+	*io.SectionReader
+	s    *Store
+	r    *segReader
+	once sync.Once
+}
+
+// Close gives the segment's handle back.
+func (r *Reader) Close() error {
+	r.once.Do(func() { r.s.release(r.r) })
+	return nil
 }
 
 // Section returns a reader over the stored bytes and their length, without checking them: its
-// consumer must compare the digest itself (the hub's recipients do).
-func (s *Store) Section(ref Ref) (*io.SectionReader, int64, error) {
+// consumer must compare the digest itself (the hub's recipients do). The caller closes it.
+func (s *Store) Section(ref Ref) (*Reader, int64, error) {
 	name, off, n, err := ref.parse()
 	if err != nil {
 		return nil, 0, err
 	}
-	f, err := s.reader(name)
+	r, err := s.acquire(name)
 	if err != nil {
 		return nil, 0, err
 	}
-	return io.NewSectionReader(f, off, n), n, nil
+	return &Reader{SectionReader: io.NewSectionReader(r.f, off, n), s: s, r: r}, n, nil
 }
 
 // Get returns the bytes at ref, checked against sum.
@@ -221,6 +302,7 @@ func (s *Store) Get(ref Ref, sum []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer sec.Close()
 	b := make([]byte, n)
 	if _, err := io.ReadFull(sec, b); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

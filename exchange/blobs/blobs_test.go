@@ -149,3 +149,78 @@ func TestOpenNeedsAFolder(t *testing.T) {
 		t.Fatal("Open under a regular file succeeded")
 	}
 }
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(es)
+}
+
+// Segments left for a new one are closed, and read handles stay bounded however many segments are
+// read: a long-running hub must not run out of file descriptors.
+func TestFileHandlesStayBounded(t *testing.T) {
+	s, err := Open(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := openFDs(t)
+	s.segSize = 1024 // every put of 1 KiB starts a new segment
+	type put struct {
+		ref Ref
+		sum []byte
+	}
+	var puts []put
+	for i := 0; i < 3*maxReaders; i++ {
+		ref, sum, err := s.Put(bytes.Repeat([]byte{byte(i)}, 1024))
+		if err != nil {
+			t.Fatal(err)
+		}
+		puts = append(puts, put{ref, sum})
+	}
+	if n := openFDs(t) - before; n > 2 {
+		t.Fatalf("%d handles open after writing %d segments; retired segments must be closed", n, len(puts))
+	}
+	for _, p := range puts {
+		if _, err := s.Get(p.ref, p.sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := openFDs(t) - before; n > maxReaders+2 {
+		t.Fatalf("%d handles open after reading %d segments, want at most %d", n, len(puts), maxReaders+2)
+	}
+	// A reader still in use is not closed under it.
+	sec, _, err := s.Section(puts[0].ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range puts[1:] {
+		if _, err := s.Get(p.ref, p.sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := io.ReadAll(sec); err != nil || len(b) != 1024 {
+		t.Fatalf("reading a held section after evictions: %d bytes, %v", len(b), err)
+	}
+	sec.Close()
+}
+
+func TestReferenceLengthIsBounded(t *testing.T) {
+	s, err := Open(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ref, sum, err := s.Put([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _, _, _ := ref.parse()
+	huge := Ref(fmt.Sprintf("%s:0:%d", name, int64(900)<<30))
+	if _, err := s.Get(huge, sum); err == nil || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a 900 GiB reference: %v, want a malformed-reference error", err)
+	}
+}

@@ -93,9 +93,9 @@ type Config struct {
 	Filer     Filer
 	Recorder  Recorder
 	Verifier  Verifier
-	// Packets, if set, keeps the raw bytes of sent and received packets as files named by their SHA-256
-	// instead of in the outbox and inbound rows (which then keep only the digest): far cheaper for
-	// PostgreSQL at volume. Rows written before it was set keep their bytes and stay readable.
+	// Packets, if set, keeps the raw bytes of sent and received packets of blobs.Inline bytes or more in
+	// segment files instead of in the outbox and inbound rows (which then keep the digest and a
+	// reference): far cheaper for PostgreSQL at volume. Rows written before it was set stay readable.
 	Packets *blobs.Store
 
 	MaxAttempts int                      // per delivery; 10 by default
@@ -132,6 +132,7 @@ type Node struct {
 	Metrics Metrics
 
 	pullEdoc, pullStatus sync.Mutex
+	noBatchAck           atomic.Bool // the axis answered the batched acknowledgement with 404/405/501
 }
 
 var defaultDeadlines = map[string]time.Duration{

@@ -480,6 +480,51 @@ func TestOneRefusedFilingDoesNotBlockTheBatch(t *testing.T) {
 	}
 }
 
+// A hub (or proxy) without the batched acknowledgement route: the node notices the 405 and
+// acknowledges one by one, so the inbox drains and nothing is filed twice.
+func TestAckFallsBackWithoutTheBatchRoute(t *testing.T) {
+	t.Parallel()
+	var batchCalls atomic.Int64
+	old := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/v1/inbox/ack" {
+				batchCalls.Add(1)
+				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	e := setup(t, opts{wrap: old, noStart: map[string]bool{"B01": true}}, "A01", "B01")
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		e.send("A01", i, "B01")
+	}
+	waitFor(t, 60*time.Second, "all packets at the hub", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 3
+	})
+	b := e.nodes["B01"]
+	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 3 {
+		t.Fatalf("pull: handled %d, %v; want 3", n, err)
+	}
+	if s, err := e.hub.Stats(ctx); err != nil || s.Pending != 0 {
+		t.Fatalf("hub %+v %v: the inbox must drain", s, err)
+	}
+	e.send("A01", 4, "B01")
+	waitFor(t, 60*time.Second, "the fourth packet at the hub", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 4
+	})
+	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 1 {
+		t.Fatalf("second pull: handled %d, %v", n, err)
+	}
+	if c := batchCalls.Load(); c != 1 {
+		t.Fatalf("the batch route was tried %d times; once is enough", c)
+	}
+	if d := b.Metrics.Duplicates.Load(); d != 0 || count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`) != 4 {
+		t.Fatalf("duplicates %d, filed %d", d, count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`))
+	}
+}
+
 func TestRefusedThenRedelivered(t *testing.T) {
 	t.Parallel()
 	e := setup(t, opts{}, "A01", "B01")

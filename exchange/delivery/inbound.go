@@ -1,13 +1,17 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -103,11 +107,12 @@ type arrival struct {
 	verdict, detail string
 	checks          []Check
 
-	settled bool   // nothing to store: only acknowledge, with ackOK and ackWhy
-	ackOK   bool   // for a settled packet
-	ackWhy  string // reason sent with a failed acknowledgement
-	err     error  // temporary failure: leave it in the inbox
-	dup     bool   // already filed before
+	settled  bool   // nothing to store: only acknowledge, with ackOK and ackWhy
+	ackOK    bool   // for a settled packet
+	ackWhy   string // reason sent with a failed acknowledgement
+	err      error  // temporary failure: leave it in the inbox
+	dup      bool   // already filed before
+	deferred bool   // not fetched: the window held enough bytes already; the next listing has it
 }
 
 // windowBytes bounds the packet bytes one window of a listing holds in memory at once (a listing may
@@ -159,11 +164,12 @@ func windows(items []axis.Item) [][]axis.Item {
 // documents, one for the statuses) and acknowledges them.
 func (n *Node) receiveWindow(ctx context.Context, items []axis.Item) (int, error) {
 	arrs := make([]*arrival, len(items))
-	n.each(len(items), func(i int) { arrs[i] = n.arrive(ctx, items[i]) })
+	var held atomic.Int64 // packet bytes this window holds
+	n.each(len(items), func(i int) { arrs[i] = n.arrive(ctx, items[i], &held, i == 0) })
 	var edocs, statuses []*arrival
 	for _, a := range arrs {
 		switch {
-		case a.err != nil || a.settled:
+		case a.err != nil || a.settled || a.deferred:
 		case a.p.Kind == edxml.KindStatus:
 			statuses = append(statuses, a)
 		default:
@@ -172,41 +178,60 @@ func (n *Node) receiveWindow(ctx context.Context, items []axis.Item) (int, error
 	}
 	n.inBatches(ctx, statuses, n.receiveStatuses)
 	n.inBatches(ctx, edocs, n.fileEdocs)
-	var mu sync.Mutex
-	var firstErr error
-	progress := 0
-	var batchErr error
-	batch, many := n.cfg.Axis.(axis.BatchAcker)
-	if many {
-		var acks []axis.Ack
-		for _, a := range arrs {
-			if a.err == nil {
-				acks = append(acks, axis.Ack{ID: a.it.ID, OK: a.ackOK, Reason: a.ackWhy})
-			}
-		}
-		if len(acks) > 0 {
-			batchErr = batch.AckMany(ctx, acks)
+	var settled []*arrival
+	for _, a := range arrs {
+		if a.err == nil && !a.deferred {
+			settled = append(settled, a)
 		}
 	}
-	n.each(len(arrs), func(i int) {
-		a := arrs[i]
-		err := a.err
-		if err == nil && many {
-			err = batchErr
-		} else if err == nil {
-			err = n.cfg.Axis.Ack(ctx, a.it.ID, a.ackOK, a.ackWhy)
+	acked := make([]error, len(settled))
+	batch, many := n.cfg.Axis.(axis.BatchAcker)
+	if many && !n.noBatchAck.Load() && len(settled) > 0 {
+		acks := make([]axis.Ack, len(settled))
+		for i, a := range settled {
+			acks[i] = axis.Ack{ID: a.it.ID, OK: a.ackOK, Reason: a.ackWhy}
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			n.log.WarnContext(ctx, "receiving a packet failed; it stays in the inbox", "id", a.it.ID, "err", err)
-			if firstErr == nil {
-				firstErr = err
+		err := batch.AckMany(ctx, acks)
+		var ae *axis.Error
+		if errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusMethodNotAllowed || ae.Status == http.StatusNotImplemented) {
+			// An axis (or a proxy in front of it) without the batch route: acknowledge one by one,
+			// from now on.
+			n.noBatchAck.Store(true)
+			n.log.InfoContext(ctx, "the axis takes no batched acknowledgements; acknowledging one by one", "status", ae.Status)
+		} else {
+			if err != nil {
+				n.log.WarnContext(ctx, "acknowledging a listing failed; its packets stay in the inbox and come back as duplicates", "packets", len(acks), "err", err)
 			}
-			return
+			for i := range acked {
+				acked[i] = err
+			}
+			settled = settled[:0]
 		}
-		progress++
+	}
+	n.each(len(settled), func(i int) {
+		a := settled[i]
+		acked[i] = n.cfg.Axis.Ack(ctx, a.it.ID, a.ackOK, a.ackWhy)
+		if acked[i] != nil {
+			n.log.WarnContext(ctx, "acknowledging a packet failed; it stays in the inbox", "id", a.it.ID, "err", acked[i])
+		}
 	})
+	var firstErr error
+	progress := 0
+	for _, a := range arrs {
+		if a.err != nil {
+			n.log.WarnContext(ctx, "receiving a packet failed; it stays in the inbox", "id", a.it.ID, "err", a.err)
+			if firstErr == nil {
+				firstErr = a.err
+			}
+		}
+	}
+	for _, err := range acked {
+		if err == nil {
+			progress++
+		} else if firstErr == nil {
+			firstErr = err
+		}
+	}
 	return progress, firstErr
 }
 
@@ -249,8 +274,15 @@ func (n *Node) each(count int, f func(i int)) {
 // arrive fetches a waiting packet and does everything that needs no database: digest, parsing,
 // validation, the sender check and the attachments' signatures; a document's bytes go to the packet
 // store here, in parallel, before its filing transaction.
-func (n *Node) arrive(ctx context.Context, it axis.Item) *arrival {
+func (n *Node) arrive(ctx context.Context, it axis.Item, held *atomic.Int64, first bool) *arrival {
 	a := &arrival{it: it, verdict: "accepted"}
+	// The window's bytes are bounded by what was fetched, not only by the sizes listed (some axes list
+	// none): past windowBytes, packets wait for the next listing. The overshoot is at most the packets
+	// already being fetched.
+	if !first && held.Load() >= windowBytes {
+		a.deferred = true
+		return a
+	}
 	raw := it.Body // small packets may come with the listing
 	if raw == nil {
 		var err error
@@ -259,6 +291,7 @@ func (n *Node) arrive(ctx context.Context, it axis.Item) *arrival {
 			return a
 		}
 	}
+	held.Add(int64(len(raw)))
 	sum := sha256.Sum256(raw)
 	a.raw, a.sum = raw, sum[:]
 	// An axis that lists a digest (ours does) lets damage on the way, or on its disk, show: the packet
@@ -428,6 +461,16 @@ func (n *Node) sendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error {
 // statusKey is one (document, recipient) pair of the status state machine.
 type statusKey struct{ sender, documentID, recipient string }
 
+// lockOrder returns the distinct keys sorted: every transaction locks status rows in the same order,
+// so two processes applying overlapping batches wait for each other instead of deadlocking.
+func lockOrder(keys []statusKey) []statusKey {
+	out := slices.Clone(keys)
+	slices.SortFunc(out, func(a, b statusKey) int {
+		return cmp.Or(strings.Compare(a.sender, b.sender), strings.Compare(a.documentID, b.documentID), strings.Compare(a.recipient, b.recipient))
+	})
+	return slices.Compact(out)
+}
+
 // sendStatusesTx queues status packets in the caller's transaction, in order, with the statements of
 // all of them pipelined: lock and read every pair's state, move our side of each state machine, then
 // write the ledger rows and the outbox. Our own side moves first: a status we may not send (15 without
@@ -456,20 +499,19 @@ func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) er
 	}
 	now := n.now()
 	lock := &pgx.Batch{}
-	for _, k := range keys {
+	order := lockOrder(keys)
+	for _, k := range order {
 		lock.Queue(lockStatusSQL, k.sender, k.documentID, k.recipient, now)
 	}
 	states := map[statusKey]edxml.State{}
 	br := tx.SendBatch(ctx, lock)
-	for _, k := range keys {
+	for _, k := range order {
 		var st edxml.State
 		if err := br.QueryRow().Scan(&st.Progress, &st.Recall); err != nil {
 			_ = br.Close()
 			return err
 		}
-		if _, seen := states[k]; !seen {
-			states[k] = st
-		}
+		states[k] = st
 	}
 	if err := br.Close(); err != nil {
 		return err
@@ -523,12 +565,17 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 	var ins []*incoming
 	for _, a := range arrs {
 		p := a.p
+		if a.settled { // refused already (this is the one-by-one retry of a failed batch)
+			continue
+		}
 		if probs := edxml.Validate(p); len(probs) > 0 {
 			a.settled, a.ackOK, a.ackWhy = true, false, truncate(probs[0].Code+": "+probs[0].Message, 500)
+			n.Metrics.StatusesIgnored.Add(1)
 			continue
 		}
 		if a.it.From != "" && !n.sameOrg(a.it.From, p.Header.From.OrganID) {
 			a.settled, a.ackOK, a.ackWhy = true, false, "sender mismatch"
+			n.Metrics.StatusesIgnored.Add(1)
 			continue
 		}
 		doc, recipient := p.StatusSubject()
@@ -546,8 +593,13 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 				VALUES ('in', $1, $2, $3, $4, $5, false, $6, $7) ON CONFLICT DO NOTHING RETURNING id`,
 				in.key.sender, in.key.documentID, in.key.recipient, in.code, in.desc, in.a.sum, now)
 		}
-		for _, in := range ins {
-			b.Queue(lockStatusSQL, in.key.sender, in.key.documentID, in.key.recipient, now)
+		keys := make([]statusKey, len(ins))
+		for i, in := range ins {
+			keys[i] = in.key
+		}
+		order := lockOrder(keys)
+		for _, k := range order {
+			b.Queue(lockStatusSQL, k.sender, k.documentID, k.recipient, now)
 		}
 		br := tx.SendBatch(ctx, b)
 		fresh := make([]bool, len(ins))
@@ -561,15 +613,13 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 			fresh[i] = err == nil
 		}
 		states := map[statusKey]edxml.State{}
-		for _, in := range ins {
+		for _, k := range order {
 			var st edxml.State
 			if err := br.QueryRow().Scan(&st.Progress, &st.Recall); err != nil {
 				_ = br.Close()
 				return err
 			}
-			if _, seen := states[in.key]; !seen {
-				states[in.key] = st
-			}
+			states[k] = st
 		}
 		if err := br.Close(); err != nil {
 			return err

@@ -236,10 +236,12 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if r.packet == nil && ref != nil {
 		if sa, ok := n.cfg.Axis.(axis.StreamingAxis); ok && sa.StreamsPackets() && n.cfg.Packets != nil {
 			// Sent straight from the store with its digest declared: the axis refuses damaged bytes.
-			if out.Stream, out.Size, err = n.cfg.Packets.Section(blobs.Ref(*ref)); err != nil {
+			sec, size, err := n.cfg.Packets.Section(blobs.Ref(*ref))
+			if err != nil {
 				return err
 			}
-			out.SHA256 = sum
+			defer sec.Close()
+			out.Stream, out.Size, out.SHA256 = sec, size, sum
 		} else if out.Body, err = n.storedPacket(*ref, sum); err != nil {
 			return err
 		}

@@ -1,7 +1,11 @@
 package delivery
 
 import (
+	"context"
+	"log/slog"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lienthong/lienthong/exchange/axis"
 )
@@ -46,5 +50,35 @@ func TestWindowsBoundCountAndBytes(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// countingAxis counts fetches; its packets are not edXML (arrive refuses them after fetching).
+type countingAxis struct {
+	axis.Axis
+	fetches int
+}
+
+func (c *countingAxis) Fetch(ctx context.Context, id string) ([]byte, error) {
+	c.fetches++
+	return []byte("not a packet"), nil
+}
+
+// Once a window holds windowBytes of fetched packets, the rest wait for the next listing unfetched
+// (axes that list no sizes cannot be bounded by the listing); the first packet always goes.
+func TestArriveDefersPastTheWindowBound(t *testing.T) {
+	ax := &countingAxis{}
+	n := &Node{cfg: Config{Axis: ax}, log: slog.New(slog.DiscardHandler), now: time.Now}
+	var held atomic.Int64
+	held.Store(windowBytes)
+	if a := n.arrive(context.Background(), axis.Item{ID: "x"}, &held, false); !a.deferred || ax.fetches != 0 {
+		t.Fatalf("past the bound: deferred %v after %d fetches", a.deferred, ax.fetches)
+	}
+	if a := n.arrive(context.Background(), axis.Item{ID: "y"}, &held, true); a.deferred || ax.fetches != 1 || !a.settled || a.ackOK {
+		t.Fatalf("the first packet of a window: deferred %v, fetches %d, settled %v ok %v", a.deferred, ax.fetches, a.settled, a.ackOK)
+	}
+	held.Store(0)
+	if a := n.arrive(context.Background(), axis.Item{ID: "z"}, &held, false); a.deferred || held.Load() != int64(len("not a packet")) {
+		t.Fatalf("under the bound: deferred %v, held %d", a.deferred, held.Load())
 	}
 }

@@ -179,7 +179,7 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 			INSERT INTO hub_delivery (packet_id, recipient)
 			SELECT p.id, u.r FROM p, unnest($10::text[]) WITH ORDINALITY AS u(r, n) ORDER BY u.n RETURNING id, recipient
 		)
-		SELECT p.id::text, p.accepted_at, (SELECT array_agg(recipient) FROM d), (SELECT array_agg(id::text) FROM d) FROM p`,
+		SELECT p.id::text, p.accepted_at, x.r, x.i FROM p, (SELECT array_agg(recipient) AS r, array_agg(id::text) AS i FROM d) x`,
 		node, from, msgID, string(p.Kind), sum[:], len(body), stored, ref, now, recipients).Scan(&id, &at, &rcpts, &dids)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -300,7 +300,7 @@ func (h *Hub) handleFetch(w http.ResponseWriter, r *http.Request, node string) {
 		h.dbFail(w, r, "fetch", err)
 		return
 	}
-	var sec *io.SectionReader
+	var sec *blobs.Reader
 	size := int64(len(body))
 	if body == nil && ref != nil {
 		if h.blob == nil {
@@ -311,6 +311,7 @@ func (h *Hub) handleFetch(w http.ResponseWriter, r *http.Request, node string) {
 			h.dbFail(w, r, "fetch", err)
 			return
 		}
+		defer sec.Close()
 	}
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("X-From", from)
@@ -350,8 +351,8 @@ func (h *Hub) handleAck(w http.ResponseWriter, r *http.Request, node string) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleAckMany takes many transport acknowledgements in one statement; ids no longer waiting in this
-// node's inbox are skipped.
+// handleAckMany takes many transport acknowledgements in one statement; ids that are not in this node's
+// inbox are skipped, and a repeated acknowledgement overwrites the first, as with the single ack.
 func (h *Hub) handleAckMany(w http.ResponseWriter, r *http.Request, node string) {
 	var in struct {
 		Acks []axis.Ack `json:"acks"`
