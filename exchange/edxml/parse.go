@@ -569,8 +569,12 @@ func attachmentFrom(n *Node, path string) (Attachment, error) {
 
 // decodeBase64 accepts standard base64 with or without padding and with line breaks.
 func decodeBase64(s string) ([]byte, error) {
-	if !strings.ContainsAny(s, " \t\r\n") && len(s)%4 == 0 {
-		return base64.StdEncoding.DecodeString(s)
+	// The common case in one pass: no blanks or tabs (the decoder skips line breaks itself) and padded.
+	// IndexByte is vectorised; ContainsAny walked the 130 KB of a typical attachment byte by byte.
+	if strings.IndexByte(s, ' ') < 0 && strings.IndexByte(s, '\t') < 0 {
+		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+			return b, nil
+		}
 	}
 	clean := strings.Map(func(r rune) rune {
 		switch r {
