@@ -1,6 +1,8 @@
 package pdf
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"io"
 	"strconv"
@@ -398,6 +400,19 @@ func unhex(c int) int {
 
 func (l *lexer) readHex() ([]byte, error) {
 	start := l.pos
+	// Fast path for the common case, a signature's /Contents of 16 KB or more: the whole string is in
+	// the current window, without blanks and of even length. Anything else (blanks, odd length, bad
+	// digits, a string crossing the window) takes the byte-by-byte loop, which also reports errors.
+	if l.bufOff >= 0 && start >= l.bufOff && start < l.bufOff+int64(len(l.buf)) {
+		w := l.buf[start-l.bufOff:]
+		if end := bytes.IndexByte(w, '>'); end >= 0 && end%2 == 0 && end/2 <= maxToken {
+			out := make([]byte, end/2)
+			if _, err := hex.Decode(out, w[:end]); err == nil {
+				l.pos = start + int64(end) + 1
+				return out, nil
+			}
+		}
+	}
 	var b []byte
 	hi := -1
 	for {
