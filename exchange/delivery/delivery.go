@@ -250,7 +250,7 @@ func (n *Node) Org() string { return n.cfg.Org }
 // PullNow asks for an immediate pull of both inboxes (the push endpoint calls it).
 func (n *Node) PullNow(ctx context.Context) error {
 	for _, k := range []edxml.Kind{edxml.KindEdoc, edxml.KindStatus} {
-		if _, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k)}, pullOpts(n.cfg.PullInterval)); err != nil {
+		if _, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k)}, pullNowOpts); err != nil {
 			return err
 		}
 	}

@@ -89,6 +89,7 @@ type opts struct {
 	noStart map[string]bool
 	packets bool // hub and nodes keep packet bytes in segment stores
 	attach  int  // attachment size of e.send's documents (default: a few bytes)
+	push    bool // nodes serve the push endpoint and the hub notifies them
 }
 
 func newPool(t *testing.T, url string) *pgxpool.Pool {
@@ -142,7 +143,20 @@ func setup(t *testing.T, o opts, codes ...string) *env {
 	t.Cleanup(e.srv.Close)
 	for _, c := range codes {
 		tok := hub.NewToken()
-		if err := h.AddNode(ctx, c, c, tok, ""); err != nil {
+		pushURL := ""
+		var pushed *Node
+		if o.push {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if pushed == nil {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				pushed.PushHandler().ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			pushURL = srv.URL
+		}
+		if err := h.AddNode(ctx, c, c, tok, pushURL); err != nil {
 			t.Fatal(err)
 		}
 		e.tokens[c] = tok
@@ -169,6 +183,7 @@ func setup(t *testing.T, o opts, codes ...string) *env {
 			t.Fatal(err)
 		}
 		e.nodes[c] = n
+		pushed = n
 		if !o.noStart[c] {
 			if err := n.Start(ctx); err != nil {
 				t.Fatal(err)
@@ -523,6 +538,23 @@ func TestAckFallsBackWithoutTheBatchRoute(t *testing.T) {
 	if d := b.Metrics.Duplicates.Load(); d != 0 || count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`) != 4 {
 		t.Fatalf("duplicates %d, filed %d", d, count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`))
 	}
+}
+
+// With the periodic pull an hour away, the hub's notifications alone bring packets in, and a second
+// notification right after a finished pull is not swallowed by the first one's uniqueness.
+func TestPushNotificationsTriggerPulls(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{push: true, mutate: func(code string, c *Config) { c.PullInterval = time.Hour }}, "A01", "B01")
+	for i := 1; i <= 2; i++ {
+		e.send("A01", i, "B01")
+		waitFor(t, 20*time.Second, "document "+strconv.Itoa(i)+" filed through a notification", func() bool {
+			return count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`) == i
+		})
+	}
+	// The statuses came back the same way (A01's periodic pull is an hour away too).
+	waitFor(t, 20*time.Second, "statuses at the sender", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_status WHERE progress = '01'`) == 2
+	})
 }
 
 func TestRefusedThenRedelivered(t *testing.T) {

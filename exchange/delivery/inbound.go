@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/lienthong/lienthong/exchange/axis"
 	"github.com/lienthong/lienthong/exchange/edxml"
@@ -39,6 +40,12 @@ func pullOpts(period time.Duration) *river.InsertOpts {
 	return &river.InsertOpts{Queue: QueueInbound, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: period}}
 }
 
+// pullNowOpts: a pull asked for by the axis's notification is unique while one waits or runs, not per
+// period: the periodic pull of this period may have finished just before the packet came, and a
+// notification must not wait for the next period (a running pull keeps listing while packets come).
+var pullNowOpts = &river.InsertOpts{Queue: QueueInbound, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true,
+	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
+
 type pullWorker struct {
 	river.WorkerDefaults[PullArgs]
 	n *Node
@@ -50,7 +57,11 @@ func (w *pullWorker) Timeout(*river.Job[PullArgs]) time.Duration { return 2 * ti
 func (w *pullWorker) NextRetry(*river.Job[PullArgs]) time.Time { return w.n.now().Add(time.Second) }
 
 func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
-	_, err := w.n.Pull(ctx, edxml.Kind(job.Args.PacketKind))
+	// A pull lingers a second after draining an inbox it received from, listing every 100 ms: periodic
+	// pulls are unique per period (at least a second), and a notification that comes while a pull runs
+	// is dropped as a duplicate, so one that quit at the first empty listing would leave the rest of a
+	// stream of packets waiting.
+	_, err := w.n.pull(ctx, edxml.Kind(job.Args.PacketKind), time.Second)
 	return err
 }
 
@@ -60,6 +71,12 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 // acknowledged. It returns how many packets it handled. A packet that fails for a temporary reason
 // stays in the inbox for the next pull.
 func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
+	return n.pull(ctx, kind, 0)
+}
+
+// pull is Pull that, once it has received something, keeps listing for up to linger after the inbox
+// ran dry (every tenth of it, at least every 50 ms) before it returns.
+func (n *Node) pull(ctx context.Context, kind edxml.Kind, linger time.Duration) (int, error) {
 	// One pull per kind at a time in this process: a second one would list the same packets and fetch
 	// them twice (harmless, since receiving is idempotent, but wasted work).
 	only := &n.pullEdoc
@@ -73,7 +90,9 @@ func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
 	handled := 0
 	var firstErr error
 	begin := n.now()
-	for round := 0; round < 1000 && n.now().Sub(begin) < time.Minute; round++ {
+	var dry time.Time // when the inbox was first found empty after packets came
+	gap := max(linger/10, 50*time.Millisecond)
+	for round := 0; round < 100000 && n.now().Sub(begin) < time.Minute; round++ {
 		items, err := n.cfg.Axis.List(ctx, kind, 200)
 		if err != nil {
 			return handled, err
@@ -85,8 +104,22 @@ func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
 		handled += progress
 		// Keep going while the inbox yields packets: senders push while we pull, and waiting for the
 		// next period would cap receiving at one listing per period.
-		if len(items) == 0 || progress == 0 {
+		if len(items) > 0 && progress > 0 {
+			dry = time.Time{}
+			continue
+		}
+		if len(items) > 0 || handled == 0 || linger <= 0 { // no progress (errors), or nothing came at all
 			break
+		}
+		if dry.IsZero() {
+			dry = n.now()
+		} else if n.now().Sub(dry) >= linger {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return handled, firstErr
+		case <-time.After(gap):
 		}
 	}
 	return handled, firstErr

@@ -142,7 +142,18 @@ func BenchmarkExchange(b *testing.B) {
 	pools := map[string]*pgxpool.Pool{}
 	for _, code := range []string{"000.00.00.H53", "000.00.02.H53"} {
 		tok := hub.NewToken()
-		if err := h.AddNode(ctx, code, code, tok, ""); err != nil {
+		// Each node serves the push endpoint and the hub notifies it when packets wait, as a deployment
+		// that wants low latency is configured (the periodic pull remains the safety net).
+		var node *delivery.Node
+		push := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if node == nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			node.PushHandler().ServeHTTP(w, r)
+		}))
+		defer push.Close()
+		if err := h.AddNode(ctx, code, code, tok, push.URL); err != nil {
 			b.Fatal(err)
 		}
 		p, _ := benchPool(b, 12)
@@ -161,6 +172,7 @@ func BenchmarkExchange(b *testing.B) {
 			b.Fatal(err)
 		}
 		nodes[code], pools[code] = n, p
+		node = n
 	}
 	a, rcv := nodes["000.00.00.H53"], nodes["000.00.02.H53"]
 	// Packets are built before the clock starts (building is the issuing transaction's job).

@@ -245,7 +245,21 @@ func (h *Hub) pusher() {
 		case <-h.stop:
 			return
 		case n := <-h.notify:
-			sendPush(n, h.log)
+			// One notification per node for everything that arrived meanwhile: a node pulls its whole
+			// inbox, so a burst of packets needs one wake-up, not one per packet.
+			batch := map[string]pushNote{n.url: n}
+		drain:
+			for {
+				select {
+				case m := <-h.notify:
+					batch[m.url] = m
+				default:
+					break drain
+				}
+			}
+			for _, m := range batch {
+				sendPush(m, h.log)
+			}
 		}
 	}
 }
