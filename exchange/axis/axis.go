@@ -35,6 +35,9 @@ type Outgoing struct {
 	Stream io.ReaderAt
 	Size   int64
 	SHA256 []byte
+	// Retry marks a push that may have reached the axis before (a later attempt of the delivery):
+	// our hub then looks the message id up before storing the bytes again.
+	Retry bool
 }
 
 // StreamingAxis is implemented by axes that send Outgoing.Stream and have the receiving side check the

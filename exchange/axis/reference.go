@@ -20,7 +20,8 @@ import (
 //
 //	POST /v1/packets            body: raw edXML; headers X-Message-Id (idempotency key), X-To (comma-
 //	                            separated recipients; default: the packet's To, or ResponseFor for a status),
-//	                            optional X-Sha256 (hex digest of the body; 422 digest_mismatch if it differs)
+//	                            optional X-Sha256 (hex digest of the body; 422 digest_mismatch if it differs),
+//	                            X-Retry: 1 on a later attempt (the hub answers a known message id first)
 //	                            → 201 {"id","accepted_at","duplicate":false} or 200 with "duplicate":true
 //	GET  /v1/inbox?kind=&limit=&inline= → {"items":[Item...]}; with inline=N, packets of at most N
 //	                            bytes (kept in the database) carry their bytes in "body" (base64)
@@ -123,6 +124,9 @@ func (r *Reference) Send(ctx context.Context, out Outgoing) (Receipt, error) {
 	}
 	if len(out.SHA256) > 0 {
 		h.Set("X-Sha256", hex.EncodeToString(out.SHA256))
+	}
+	if out.Retry {
+		h.Set("X-Retry", "1")
 	}
 	_, b, err := r.do(ctx, "send", http.MethodPost, "/v1/packets", body, h)
 	if err != nil {

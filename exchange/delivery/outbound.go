@@ -204,6 +204,7 @@ type outboxRow struct {
 	docID, sender, recipient, documentID, kind, code, state string
 	packet                                                  []byte
 	deadline                                                time.Time
+	attempts                                                int // pushes tried so far, over every job and re-delivery
 }
 
 var errExpired = errors.New("delivery deadline passed")
@@ -213,9 +214,9 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	var r outboxRow
 	var sum []byte
 	var ref *string
-	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, packet_ref, sha256, deadline
+	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, packet_ref, sha256, deadline, attempts
 		FROM exchange_outbox WHERE message_id = $1`, job.Args.MessageID).Scan(&r.docID, &r.sender, &r.recipient, &r.documentID,
-		&r.kind, &r.code, &r.state, &r.packet, &ref, &sum, &r.deadline)
+		&r.kind, &r.code, &r.state, &r.packet, &ref, &sum, &r.deadline, &r.attempts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return river.JobCancel(fmt.Errorf("no outbox row for message %s", job.Args.MessageID))
 	}
@@ -232,7 +233,8 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		}
 		return river.JobCancel(errExpired)
 	}
-	out := axis.Outgoing{MessageID: job.Args.MessageID, Kind: edxml.Kind(r.kind), From: r.sender, To: []string{r.recipient}, Body: r.packet}
+	out := axis.Outgoing{MessageID: job.Args.MessageID, Kind: edxml.Kind(r.kind), From: r.sender, To: []string{r.recipient}, Body: r.packet,
+		Retry: job.Attempt > 1 || r.attempts > 0}
 	if r.packet == nil && ref != nil {
 		if sa, ok := n.cfg.Axis.(axis.StreamingAxis); ok && sa.StreamsPackets() && n.cfg.Packets != nil {
 			// Sent straight from the store with its digest declared: the axis refuses damaged bytes.

@@ -154,48 +154,73 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 		problem(w, http.StatusUnprocessableEntity, "digest_mismatch", "the packet does not match the digest its sender declared (X-Sha256): it was damaged before or on the way")
 		return
 	}
-	stored, ref := body, (*string)(nil)
-	if h.blob != nil && len(body) >= blobs.Inline {
-		rf, err := h.blob.PutDigest(body, sum[:])
-		if err != nil {
-			h.dbFail(w, r, "send", err)
-			return
-		}
-		s := string(rf)
-		stored, ref = nil, &s
-	}
 	var res axis.SendResult
 	var ids []string
 	dup := false
-	// One statement stores the packet and its per-recipient inbox rows (atomic on its own, one round
-	// trip); no row back means the (sender, message id) was there already.
 	var id string
 	var at time.Time
-	var rcpts, dids []string
-	err = h.pool.QueryRow(r.Context(), `WITH p AS (
-			INSERT INTO hub_packet (sender, from_code, message_id, kind, sha256, size, body, body_ref, accepted_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sender, message_id) DO NOTHING RETURNING id, accepted_at
-		), d AS (
-			INSERT INTO hub_delivery (packet_id, recipient)
-			SELECT p.id, u.r FROM p, unnest($10::text[]) WITH ORDINALITY AS u(r, n) ORDER BY u.n RETURNING id, recipient
-		)
-		SELECT p.id::text, p.accepted_at, x.r, x.i FROM p, (SELECT array_agg(recipient) AS r, array_agg(id::text) AS i FROM d) x`,
-		node, from, msgID, string(p.Kind), sum[:], len(body), stored, ref, now, recipients).Scan(&id, &at, &rcpts, &dids)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		var prev []byte
-		err = h.pool.QueryRow(r.Context(), `SELECT id::text, accepted_at, sha256 FROM hub_packet WHERE sender = $1 AND message_id = $2`,
-			node, msgID).Scan(&id, &at, &prev)
-		if err == nil && !bytes.Equal(prev, sum[:]) {
+	var prev []byte
+	duplicate := func() {
+		if !bytes.Equal(prev, sum[:]) {
 			err = errConflict
 		}
 		dup = true
 		res = axis.SendResult{ID: id, AcceptedAt: at, Duplicate: true, SHA256: hex.EncodeToString(sum[:])}
-	case err == nil:
-		for i := range min(len(rcpts), len(dids)) {
-			ids = append(ids, rcpts[i], dids[i])
+	}
+	stored, ref := body, (*string)(nil)
+	known := false
+	if h.blob != nil && len(body) >= blobs.Inline {
+		// A retried push (a lost answer, a flaky network) is answered from its row before its bytes are
+		// appended to the store a second time: segments are never compacted. Only pushes marked as
+		// retries pay for the lookup; a first push that repeats one leaves unreferenced bytes.
+		err = pgx.ErrNoRows
+		if r.Header.Get("X-Retry") != "" {
+			err = h.pool.QueryRow(r.Context(), `SELECT id::text, accepted_at, sha256 FROM hub_packet WHERE sender = $1 AND message_id = $2`,
+				node, msgID).Scan(&id, &at, &prev)
 		}
-		res = axis.SendResult{ID: id, AcceptedAt: at, SHA256: hex.EncodeToString(sum[:])}
+		switch {
+		case err == nil:
+			known = true
+			duplicate()
+		case errors.Is(err, pgx.ErrNoRows):
+			rf, perr := h.blob.PutDigest(body, sum[:])
+			if perr != nil {
+				h.dbFail(w, r, "send", perr)
+				return
+			}
+			s := string(rf)
+			stored, ref, err = nil, &s, nil
+		default:
+			h.dbFail(w, r, "send", err)
+			return
+		}
+	}
+	if !known {
+		// One statement stores the packet and its per-recipient inbox rows (atomic on its own, one round
+		// trip); no row back means the (sender, message id) was there already.
+		var rcpts, dids []string
+		err = h.pool.QueryRow(r.Context(), `WITH p AS (
+				INSERT INTO hub_packet (sender, from_code, message_id, kind, sha256, size, body, body_ref, accepted_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sender, message_id) DO NOTHING RETURNING id, accepted_at
+			), d AS (
+				INSERT INTO hub_delivery (packet_id, recipient)
+				SELECT p.id, u.r FROM p, unnest($10::text[]) WITH ORDINALITY AS u(r, n) ORDER BY u.n RETURNING id, recipient
+			)
+			SELECT p.id::text, p.accepted_at, x.r, x.i FROM p, (SELECT array_agg(recipient) AS r, array_agg(id::text) AS i FROM d) x`,
+			node, from, msgID, string(p.Kind), sum[:], len(body), stored, ref, now, recipients).Scan(&id, &at, &rcpts, &dids)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			err = h.pool.QueryRow(r.Context(), `SELECT id::text, accepted_at, sha256 FROM hub_packet WHERE sender = $1 AND message_id = $2`,
+				node, msgID).Scan(&id, &at, &prev)
+			if err == nil {
+				duplicate()
+			}
+		case err == nil:
+			for i := range min(len(rcpts), len(dids)) {
+				ids = append(ids, rcpts[i], dids[i])
+			}
+			res = axis.SendResult{ID: id, AcceptedAt: at, SHA256: hex.EncodeToString(sum[:])}
+		}
 	}
 	if errors.Is(err, errConflict) {
 		problem(w, http.StatusConflict, "message_id_reused", "this message id was already used for a different packet")

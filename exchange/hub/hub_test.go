@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -373,5 +375,46 @@ func TestDeclaredDigest(t *testing.T) {
 	}
 	if got, err := b.nodes["B01"].Fetch(ctx, items[0].ID); err != nil || !bytes.Equal(got, pkt) {
 		t.Fatalf("fetch: %d bytes, %v", len(got), err)
+	}
+}
+
+// A retried push (X-Retry) of a stored packet is answered from its row: the segment does not grow, and
+// other bytes under the same message id are still refused.
+func TestRetriedPushAppendsNothing(t *testing.T) {
+	b := setup(t, "A01", "B01")
+	ctx := context.Background()
+	store, err := blobs.Open(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	b.hub.blob = store
+	a := b.nodes["A01"]
+	large := bytes.Replace(edoc(t, "A01", "B01"), []byte("thử"), bytes.Repeat([]byte("thử "), 10000), 1)
+	first, err := a.Send(ctx, axis.Outgoing{MessageID: "m1", Kind: edxml.KindEdoc, From: "A01", Body: large})
+	if err != nil || first.Duplicate {
+		t.Fatalf("first push: %+v %v", first, err)
+	}
+	size := func() int64 {
+		var total int64
+		segs, _ := filepath.Glob(filepath.Join(store.Dir(), "seg-*"))
+		for _, s := range segs {
+			if st, err := os.Stat(s); err == nil {
+				total += st.Size()
+			}
+		}
+		return total
+	}
+	before := size()
+	again, err := a.Send(ctx, axis.Outgoing{MessageID: "m1", Kind: edxml.KindEdoc, From: "A01", Body: large, Retry: true})
+	if err != nil || !again.Duplicate || again.ID != first.ID {
+		t.Fatalf("retried push: %+v %v", again, err)
+	}
+	other := bytes.Replace(large, []byte("thử"), []byte("khác"), 1)
+	if _, err := a.Send(ctx, axis.Outgoing{MessageID: "m1", Kind: edxml.KindEdoc, From: "A01", Body: other, Retry: true}); err == nil {
+		t.Fatal("other bytes under the same message id were accepted")
+	}
+	if after := size(); after != before {
+		t.Fatalf("the store grew from %d to %d bytes on a retry", before, after)
 	}
 }
