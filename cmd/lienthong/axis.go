@@ -130,6 +130,7 @@ func startExchange(ctx context.Context, d *serveDeps) (func(context.Context) err
 		webConsole.SetDeliveries(node)
 	}
 	d.API.Handle("POST /api/v1/exchange/push", node.PushHandler())
+	d.API.Handle("GET /api/v1/exchange/metrics", node.MetricsHandler())
 	d.API.HandleAuth("GET /api/v1/exchange/failed", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {
 		if p.OrgCode != org || (p.Role != workflow.RoleClerk && p.Role != workflow.RoleAdmin) {
 			http.Error(w, "clerks of "+org+" only", http.StatusForbidden)

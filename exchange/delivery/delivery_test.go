@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -555,6 +556,52 @@ func TestPushNotificationsTriggerPulls(t *testing.T) {
 	waitFor(t, 20*time.Second, "statuses at the sender", func() bool {
 		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_status WHERE progress = '01'`) == 2
 	})
+}
+
+// The metrics endpoint counts what happened and shows the queues, in the Prometheus text format.
+func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{}, "A01", "B01")
+	e.send("A01", 1, "B01")
+	get := func(h http.Handler, path string) string {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("metrics %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	want := map[string][]string{
+		"A01": {`lienthong_exchange_sent_total{org="A01"} 1`, `lienthong_exchange_statuses_in_total{org="A01"} 1`,
+			`lienthong_exchange_outbox{org="A01",kind="edoc",state="sent"} 1`, `lienthong_exchange_failed_unresolved{org="A01"} 0`,
+			`# TYPE lienthong_exchange_river_jobs gauge`},
+		"B01": {`lienthong_exchange_received_total{org="B01"} 1`, `lienthong_exchange_outbox{org="B01",kind="status",state="sent"} 1`},
+		"hub": {"lienthong_axis_packets 2", "lienthong_axis_pending 0", "lienthong_axis_duplicate_deliveries 0"},
+	}
+	var last map[string]string
+	waitFor(t, 60*time.Second, "the metrics of a delivered document and its status", func() bool {
+		last = map[string]string{"A01": get(e.nodes["A01"].MetricsHandler(), ""), "B01": get(e.nodes["B01"].MetricsHandler(), ""),
+			"hub": get(e.hub.Handler(), "/metrics")}
+		for who, lines := range want {
+			for _, l := range lines {
+				if !strings.Contains(last[who], l) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	srv := httptest.NewServer(e.nodes["A01"].MetricsHandler())
+	defer srv.Close()
+	if post, err := http.Post(srv.URL, "text/plain", nil); err != nil || post.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST to metrics: %v %v", post, err)
+	}
 }
 
 func TestRefusedThenRedelivered(t *testing.T) {

@@ -29,6 +29,7 @@ type ctxKey struct{}
 // Handler returns the hub's HTTP API.
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", h.handleMetrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := h.pool.Ping(r.Context()); err != nil {
 			problem(w, http.StatusServiceUnavailable, "unavailable", "the hub database is not answering")
@@ -79,6 +80,28 @@ func (h *Hub) auth(next func(w http.ResponseWriter, r *http.Request, node string
 func (h *Hub) dbFail(w http.ResponseWriter, r *http.Request, op string, err error) {
 	h.log.ErrorContext(r.Context(), "hub database error", "op", op, "err", err)
 	problem(w, http.StatusServiceUnavailable, "unavailable", "the hub could not store or read this; try again")
+}
+
+// handleMetrics serves the hub's counts in the Prometheus text format (counts only, no content).
+func (h *Hub) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	st, err := h.Stats(r.Context())
+	if err != nil {
+		h.dbFail(w, r, "metrics", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	for _, m := range []struct {
+		name, help string
+		v          int64
+	}{
+		{"packets", "packets stored", st.Packets},
+		{"deliveries", "inbox entries (one per packet and recipient)", st.Deliveries},
+		{"pending", "inbox entries not yet acknowledged", st.Pending},
+		{"edoc_deliveries", "inbox entries of document packets", st.Edocs},
+		{"duplicate_deliveries", "recipients holding one (sender, message id) twice; must stay 0", st.Duplicates},
+	} {
+		fmt.Fprintf(w, "# HELP lienthong_axis_%s %s.\n# TYPE lienthong_axis_%s gauge\nlienthong_axis_%s %d\n", m.name, m.help, m.name, m.name, m.v)
+	}
 }
 
 func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
