@@ -96,6 +96,9 @@ INSERT INTO exchange_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
 ALTER TABLE exchange_outbox ALTER COLUMN packet DROP NOT NULL;
 ALTER TABLE exchange_inbound ALTER COLUMN packet DROP NOT NULL;
 ALTER TABLE exchange_outbox ADD COLUMN IF NOT EXISTS packet_ref text;
+-- Every outbox row is updated once or more (sent, attempts): room on its page keeps the updates HOT
+-- (no new index entries).
+ALTER TABLE exchange_outbox SET (fillfactor = 70);
 ALTER TABLE exchange_inbound ADD COLUMN IF NOT EXISTS packet_ref text;
 INSERT INTO exchange_schema (version) VALUES (2) ON CONFLICT DO NOTHING;
 `
