@@ -218,6 +218,7 @@ func (n *Node) receiveWindow(ctx context.Context, items []axis.Item) (int, error
 		}
 	}
 	acked := make([]error, len(settled))
+	oneByOne := true
 	batch, many := n.cfg.Axis.(axis.BatchAcker)
 	if many && !n.noBatchAck.Load() && len(settled) > 0 {
 		acks := make([]axis.Ack, len(settled))
@@ -238,16 +239,18 @@ func (n *Node) receiveWindow(ctx context.Context, items []axis.Item) (int, error
 			for i := range acked {
 				acked[i] = err
 			}
-			settled = settled[:0]
+			oneByOne = false
 		}
 	}
-	n.each(len(settled), func(i int) {
-		a := settled[i]
-		acked[i] = n.cfg.Axis.Ack(ctx, a.it.ID, a.ackOK, a.ackWhy)
-		if acked[i] != nil {
-			n.log.WarnContext(ctx, "acknowledging a packet failed; it stays in the inbox", "id", a.it.ID, "err", acked[i])
-		}
-	})
+	if oneByOne {
+		n.each(len(settled), func(i int) {
+			a := settled[i]
+			acked[i] = n.cfg.Axis.Ack(ctx, a.it.ID, a.ackOK, a.ackWhy)
+			if acked[i] != nil {
+				n.log.WarnContext(ctx, "acknowledging a packet failed; it stays in the inbox", "id", a.it.ID, "err", acked[i])
+			}
+		})
+	}
 	var firstErr error
 	progress := 0
 	for _, a := range arrs {
