@@ -281,6 +281,9 @@ type TokenInfo struct {
 	Flags           []string     `json:"flags"`
 	Objects         []ObjectInfo `json:"objects,omitempty"`
 	LoggedIn        bool         `json:"logged_in"` // objects include private keys
+	// ObjectsError says why another token's objects could not be listed (busy: being initialised or
+	// held by a security officer's session); the token asked for with Login fails the whole listing.
+	ObjectsError string `json:"objects_error,omitempty"`
 }
 
 // ObjectInfo describes a key or certificate object.
@@ -329,7 +332,10 @@ func ListTokens(ctx context.Context, modulePath string, lo ListOptions, opts ...
 		if lo.Objects && ti.Flags&ckfTokenInitialized != 0 {
 			login := lo.Login != nil && (lo.Login.Serial == "" || lo.Login.Serial == ti.Serial) && (lo.Login.Token == "" || lo.Login.Token == ti.Label)
 			if err := listObjects(p, s, ti, &t, login, lo.Login, o); err != nil {
-				return nil, err
+				if login {
+					return nil, err
+				}
+				t.Objects, t.ObjectsError = nil, err.Error()
 			}
 		}
 		out = append(out, t)

@@ -475,3 +475,27 @@ func TestSentinelKinds(t *testing.T) {
 		}
 	}
 }
+
+// Listing the objects of a token that is busy (another process holds a security officer's session, or
+// is initialising it) marks that token and goes on; only the token the caller logs into fails the call.
+func TestListTokensToleratesABusyToken(t *testing.T) {
+	f := newFake(t, true, true)
+	uri := f.install(t)
+	u, err := ParseURI(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.fail("OpenSession", CKR(0x0B8)) // CKR_SESSION_READ_WRITE_SO_EXISTS
+	toks, err := ListTokens(context.Background(), u.ModulePath, ListOptions{Objects: true})
+	if err != nil || len(toks) != 1 || toks[0].ObjectsError == "" || len(toks[0].Objects) != 0 {
+		t.Fatalf("busy token without login: %v %+v", err, toks)
+	}
+	f.fail("OpenSession", CKR(0x0B8))
+	if _, err := ListTokens(context.Background(), u.ModulePath, ListOptions{Objects: true, Login: u}); err == nil {
+		t.Fatal("the token asked for with Login was busy, yet the listing succeeded")
+	}
+	toks, err = ListTokens(context.Background(), u.ModulePath, ListOptions{Objects: true, Login: u})
+	if err != nil || len(toks) != 1 || toks[0].ObjectsError != "" || !toks[0].LoggedIn || len(toks[0].Objects) == 0 {
+		t.Fatalf("once free: %v %+v", err, toks)
+	}
+}

@@ -157,6 +157,10 @@ func tokenList(ctx context.Context, e env, args []string) int {
 		if !*keys {
 			continue
 		}
+		if t.ObjectsError != "" {
+			fmt.Fprintf(e.Stdout, "  objects not listed: the token is busy (%s); try again\n", t.ObjectsError)
+			continue
+		}
 		if len(t.Objects) == 0 {
 			fmt.Fprintln(e.Stdout, "  no public objects (private keys show with --token LABEL --pin-source ...)")
 		}

@@ -93,7 +93,15 @@ func Main(m *testing.M) {
 
 var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// Token makes a new token with a unique label derived from the test name; it is deleted at cleanup.
+// DeleteAtCleanup makes Token delete each token when its test ends. Set it only in packages whose
+// SoftHSM tests run one at a time and enumerate every token (cmd/lienthong's agent and token list).
+var DeleteAtCleanup bool
+
+// Token makes a new token with a unique label derived from the test name. Unless DeleteAtCleanup is
+// set it is not deleted when its test ends: SoftHSM rescans the token directory on many calls, and a
+// token removed while parallel tests of the same binary use the module made their calls fail
+// (CKR_FUNCTION_FAILED) or aborted the process. The whole directory goes when the binary ends (Main) or,
+// for binaries without Main, at the next run (removeStale).
 func Token(t testing.TB) *softhsm.Token {
 	t.Helper()
 	s := Store(t)
@@ -111,7 +119,9 @@ func Token(t testing.TB) *softhsm.Token {
 	if err != nil {
 		t.Fatalf("hsmtest: new token: %v", err)
 	}
-	t.Cleanup(func() { _ = tok.Delete() })
+	if DeleteAtCleanup {
+		t.Cleanup(func() { _ = tok.Delete() })
+	}
 	return tok
 }
 
