@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/hsm/softhsm"
@@ -41,12 +42,66 @@ var shared struct {
 	dir   string
 }
 
-// Store returns the test binary's SoftHSM store, creating it on first use.
+// turn lets one top-level test (with its subtests) use SoftHSM at a time in a test binary. SoftHSM's
+// object store is not safe under concurrent token creation, key generation and use across tokens:
+// parallel tests failed now and then with CKR_FUNCTION_FAILED, CKR_OBJECT_HANDLE_INVALID or a
+// certificate just imported not being found. Tests that do not use SoftHSM still run in parallel.
+var turn struct {
+	mu    sync.Mutex
+	owner string // top-level test name holding the turn
+	users int    // tests and subtests of owner that took it and have not ended
+}
+
+// turnWait bounds the wait for a turn: a test that took its turn before calling t.Parallel holds it
+// while paused, and a sequential test waiting for it would otherwise wait for ever.
+const turnWait = time.Minute
+
+// takeTurn waits until no other top-level test uses SoftHSM; the turn is given back when t and every
+// other test of its tree that took it have ended.
+func takeTurn(t testing.TB) {
+	top, _, _ := strings.Cut(t.Name(), "/")
+	deadline := time.Now().Add(turnWait)
+	turn.mu.Lock()
+	for turn.owner != "" && turn.owner != top {
+		if time.Now().After(deadline) {
+			t.Logf("hsmtest: %s still holds the SoftHSM turn after %v; going ahead", turn.owner, turnWait)
+			break
+		}
+		turn.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		turn.mu.Lock()
+	}
+	if turn.owner == "" || turn.owner == top {
+		turn.owner = top
+		turn.users++
+		t.Cleanup(func() {
+			turn.mu.Lock()
+			if turn.users--; turn.users == 0 {
+				turn.owner = ""
+			}
+			turn.mu.Unlock()
+		})
+	}
+	turn.mu.Unlock()
+}
+
+var turnTaken sync.Map // testing.TB → struct{}: a test takes its turn once
+
+func ensureTurn(t testing.TB) {
+	if _, loaded := turnTaken.LoadOrStore(t, struct{}{}); !loaded {
+		takeTurn(t)
+		t.Cleanup(func() { turnTaken.Delete(t) })
+	}
+}
+
+// Store returns the test binary's SoftHSM store, creating it on first use, and gives the test its turn
+// with SoftHSM (see turn).
 func Store(t testing.TB) *softhsm.Store {
 	t.Helper()
 	if !cgoEnabled {
 		t.Skip("PKCS#11 needs cgo (CGO_ENABLED=1)")
 	}
+	ensureTurn(t)
 	shared.once.Do(func() {
 		removeStale()
 		shared.dir, shared.err = os.MkdirTemp("", "lienthong-softhsm-")
@@ -93,15 +148,9 @@ func Main(m *testing.M) {
 
 var unsafeLabel = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// DeleteAtCleanup makes Token delete each token when its test ends. Set it only in packages whose
-// SoftHSM tests run one at a time and enumerate every token (cmd/lienthong's agent and token list).
-var DeleteAtCleanup bool
-
-// Token makes a new token with a unique label derived from the test name. Unless DeleteAtCleanup is
-// set it is not deleted when its test ends: SoftHSM rescans the token directory on many calls, and a
-// token removed while parallel tests of the same binary use the module made their calls fail
-// (CKR_FUNCTION_FAILED) or aborted the process. The whole directory goes when the binary ends (Main) or,
-// for binaries without Main, at the next run (removeStale).
+// Token makes a new token with a unique label derived from the test name; it is deleted when its test
+// ends, while the test still holds its SoftHSM turn (see turn), so no other test's calls see the token
+// directory vanish.
 func Token(t testing.TB) *softhsm.Token {
 	t.Helper()
 	s := Store(t)
@@ -119,9 +168,7 @@ func Token(t testing.TB) *softhsm.Token {
 	if err != nil {
 		t.Fatalf("hsmtest: new token: %v", err)
 	}
-	if DeleteAtCleanup {
-		t.Cleanup(func() { _ = tok.Delete() })
-	}
+	t.Cleanup(func() { _ = tok.Delete() })
 	return tok
 }
 
@@ -149,6 +196,7 @@ func Issue(t testing.TB, kt hsm.KeyType, subject pkix.Name) *softhsm.Issued {
 // Open opens a key and closes it at cleanup.
 func Open(t testing.TB, uri string, opts ...hsm.Option) *hsm.Key {
 	t.Helper()
+	ensureTurn(t)
 	k, err := hsm.Open(context.Background(), uri, opts...)
 	if err != nil {
 		t.Fatalf("hsmtest: open %s: %v", uri, err)

@@ -239,12 +239,19 @@ func (t *Token) KeyURI(label string, id []byte) string {
 
 // GenerateKey makes a key pair on the token (see hsm.GenerateKeyPair).
 func (t *Token) GenerateKey(ctx context.Context, label string, id []byte, kt hsm.KeyType) (crypto.PublicKey, error) {
+	// Token administration (init, key generation, certificate import) is serialised per store: SoftHSM
+	// failed key generation with CKR_FUNCTION_FAILED now and then while another token of the same
+	// process was being initialised or written (seen in parallel tests).
+	t.Store.mu.Lock()
+	defer t.Store.mu.Unlock()
 	pub, _, err := hsm.GenerateKeyPair(ctx, t.KeyURI(label, id), kt)
 	return pub, err
 }
 
 // ImportCertificate stores cert beside the key with this label and id (see hsm.ImportCertificate).
 func (t *Token) ImportCertificate(ctx context.Context, label string, id []byte, cert *x509.Certificate) error {
+	t.Store.mu.Lock()
+	defer t.Store.mu.Unlock()
 	return hsm.ImportCertificate(ctx, t.KeyURI(label, id), cert)
 }
 
