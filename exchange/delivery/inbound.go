@@ -490,12 +490,30 @@ func (n *Node) SendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error {
 	return n.sendStatusesTx(ctx, tx, []StatusOut{s})
 }
 
-func (n *Node) sendStatusTx(ctx context.Context, tx pgx.Tx, s StatusOut) error {
-	return n.sendStatusesTx(ctx, tx, []StatusOut{s})
-}
-
 // statusKey is one (document, recipient) pair of the status state machine.
 type statusKey struct{ sender, documentID, recipient string }
+
+// queueLocks queues the lock of every distinct pair in b, in lockOrder, and returns that order.
+func queueLocks(b *pgx.Batch, keys []statusKey, now time.Time) []statusKey {
+	order := lockOrder(keys)
+	for _, k := range order {
+		b.Queue(lockStatusSQL, k.sender, k.documentID, k.recipient, now)
+	}
+	return order
+}
+
+// readStates reads the states the locks queued by queueLocks returned.
+func readStates(br pgx.BatchResults, order []statusKey) (map[statusKey]edxml.State, error) {
+	states := make(map[statusKey]edxml.State, len(order))
+	for _, k := range order {
+		var st edxml.State
+		if err := br.QueryRow().Scan(&st.Progress, &st.Recall); err != nil {
+			return nil, err
+		}
+		states[k] = st
+	}
+	return states, nil
+}
 
 // lockOrder returns the distinct keys sorted: every transaction locks status rows in the same order,
 // so two processes applying overlapping batches wait for each other instead of deadlocking.
@@ -535,21 +553,13 @@ func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) er
 	}
 	now := n.now()
 	lock := &pgx.Batch{}
-	order := lockOrder(keys)
-	for _, k := range order {
-		lock.Queue(lockStatusSQL, k.sender, k.documentID, k.recipient, now)
-	}
-	states := map[statusKey]edxml.State{}
+	order := queueLocks(lock, keys, now)
 	br := tx.SendBatch(ctx, lock)
-	for _, k := range order {
-		var st edxml.State
-		if err := br.QueryRow().Scan(&st.Progress, &st.Recall); err != nil {
-			_ = br.Close()
-			return err
-		}
-		states[k] = st
+	states, err := readStates(br, order)
+	if cerr := br.Close(); err == nil {
+		err = cerr
 	}
-	if err := br.Close(); err != nil {
+	if err != nil {
 		return err
 	}
 	write := &pgx.Batch{}
@@ -633,10 +643,7 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 		for i, in := range ins {
 			keys[i] = in.key
 		}
-		order := lockOrder(keys)
-		for _, k := range order {
-			b.Queue(lockStatusSQL, k.sender, k.documentID, k.recipient, now)
-		}
+		order := queueLocks(b, keys, now)
 		br := tx.SendBatch(ctx, b)
 		fresh := make([]bool, len(ins))
 		events := make([]int64, len(ins))
@@ -648,16 +655,11 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 			}
 			fresh[i] = err == nil
 		}
-		states := map[statusKey]edxml.State{}
-		for _, k := range order {
-			var st edxml.State
-			if err := br.QueryRow().Scan(&st.Progress, &st.Recall); err != nil {
-				_ = br.Close()
-				return err
-			}
-			states[k] = st
+		states, err := readStates(br, order)
+		if cerr := br.Close(); err == nil {
+			err = cerr
 		}
-		if err := br.Close(); err != nil {
+		if err != nil {
 			return err
 		}
 		w := &pgx.Batch{}
@@ -697,7 +699,7 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 					if _, err := rc.RecallIncomingTx(ctx, tx, n.cfg.Org, k.sender, k.documentID, in.desc); err != nil {
 						return fmt.Errorf("recalling: %w", err)
 					}
-					if err := n.sendStatusTx(ctx, tx, StatusOut{Sender: k.sender, DocumentID: k.documentID, Code: edxml.StatusRecallAccepted,
+					if err := n.SendStatusTx(ctx, tx, StatusOut{Sender: k.sender, DocumentID: k.documentID, Code: edxml.StatusRecallAccepted,
 						Description: "Đã thu hồi văn bản / document recalled"}); err != nil {
 						return err
 					}
@@ -744,14 +746,8 @@ func (n *Node) StatusOf(ctx context.Context, sender, documentID, recipient strin
 // ErrStatusNotAllowed wraps edxml.ErrTransition for a status our side may not send now.
 var ErrStatusNotAllowed = errors.New("delivery: status not allowed")
 
-// lockStatus returns the pair's state with its row locked until the transaction ends, creating the row
-// if needed, in one statement: two statuses for a new pair arriving together serialise on the row
-// instead of both starting from an empty state.
-func lockStatus(ctx context.Context, tx pgx.Tx, sender, documentID, recipient string, now time.Time) (edxml.State, error) {
-	var st edxml.State
-	err := tx.QueryRow(ctx, lockStatusSQL, sender, documentID, recipient, now).Scan(&st.Progress, &st.Recall)
-	return st, err
-}
-
+// lockStatusSQL creates a pair's status row if needed and locks it until the transaction ends, in one
+// statement: two statuses for a new pair arriving together serialise on the row instead of both
+// starting from an empty state.
 const lockStatusSQL = `INSERT INTO exchange_status (sender, document_id, recipient, updated_at) VALUES ($1, $2, $3, $4)
 	ON CONFLICT (sender, document_id, recipient) DO UPDATE SET sender = EXCLUDED.sender RETURNING progress, recall`

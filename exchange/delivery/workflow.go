@@ -49,7 +49,7 @@ func (n *Node) RecallTx(ctx context.Context, tx pgx.Tx, doc workflow.OutgoingDoc
 		if doc.CodeNumber != nil && doc.CodeNotation != nil {
 			code = fmt.Sprintf("%02d/%s", *doc.CodeNumber, *doc.CodeNotation)
 		}
-		if err := n.sendStatusTx(ctx, tx, StatusOut{DocID: doc.ID, Sender: n.cfg.Org, Recipient: r.Code, DocumentID: documentID,
+		if err := n.SendStatusTx(ctx, tx, StatusOut{DocID: doc.ID, Sender: n.cfg.Org, Recipient: r.Code, DocumentID: documentID,
 			Code: edxml.StatusRecallRequest, Description: truncate(reason, 500), CodeText: code}); err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func (n *Node) DispatchTx(ctx context.Context, tx pgx.Tx, doc workflow.OutgoingD
 
 // NotifyStatusTx is the workflow StatusNotifier: the status packet is queued in tx.
 func (n *Node) NotifyStatusTx(ctx context.Context, tx pgx.Tx, ev workflow.StatusEvent) error {
-	return n.sendStatusTx(ctx, tx, StatusOut{DocID: ev.DocID, Sender: ev.SenderCode, DocumentID: ev.SenderDocumentID,
+	return n.SendStatusTx(ctx, tx, StatusOut{DocID: ev.DocID, Sender: ev.SenderCode, DocumentID: ev.SenderDocumentID,
 		Code: ev.StatusCode, Description: ev.Description})
 }
 
