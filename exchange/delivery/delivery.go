@@ -131,8 +131,9 @@ type Node struct {
 	now     func() time.Time
 	Metrics Metrics
 
-	pullEdoc, pullStatus sync.Mutex
-	noBatchAck           atomic.Bool // the axis answered the batched acknowledgement with 404/405/501
+	pullEdoc, pullStatus   sync.Mutex
+	againEdoc, againStatus atomic.Bool // a pull came while one of the kind ran (see pull)
+	noBatchAck             atomic.Bool // the axis answered the batched acknowledgement with 404/405/501
 }
 
 var defaultDeadlines = map[string]time.Duration{
@@ -250,8 +251,16 @@ func (n *Node) Org() string { return n.cfg.Org }
 // PullNow asks for an immediate pull of both inboxes (the push endpoint calls it).
 func (n *Node) PullNow(ctx context.Context) error {
 	for _, k := range []edxml.Kind{edxml.KindEdoc, edxml.KindStatus} {
-		if _, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k)}, pullNowOpts); err != nil {
+		res, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k)}, pullNowOpts)
+		if err != nil {
 			return err
+		}
+		if res.UniqueSkippedAsDuplicate {
+			// A pull of this kind waits or runs. One that runs may be past its last listing, and the
+			// packet would wait for the next periodic pull (a minute by default): one more pull now.
+			if _, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k), FollowUp: true}, followUpOpts); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

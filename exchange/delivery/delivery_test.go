@@ -558,6 +558,65 @@ func TestPushNotificationsTriggerPulls(t *testing.T) {
 	})
 }
 
+// heldAxis holds the first edoc listing made while hold is set, after the listing itself: the pull
+// that made it is then past its last listing but still running.
+type heldAxis struct {
+	axis.Axis
+	hold    atomic.Bool
+	listed  chan struct{}
+	release chan struct{}
+}
+
+func (a *heldAxis) List(ctx context.Context, kind edxml.Kind, limit int) ([]axis.Item, error) {
+	items, err := a.Axis.List(ctx, kind, limit)
+	if kind == edxml.KindEdoc && a.hold.CompareAndSwap(true, false) {
+		a.listed <- struct{}{}
+		<-a.release
+	}
+	return items, err
+}
+
+// A notification that comes while a pull is past its last listing but still running (so River
+// counts the new pull as a duplicate of it) still brings the packet in at once, not at the next
+// periodic pull an hour later.
+func TestNotificationAsAPullEnds(t *testing.T) {
+	t.Parallel()
+	held := &heldAxis{listed: make(chan struct{}, 1), release: make(chan struct{})}
+	e := setup(t, opts{mutate: func(code string, c *Config) {
+		c.PullInterval = time.Hour
+		if code == "B01" {
+			held.Axis = c.Axis
+			c.Axis = held
+		}
+	}}, "A01", "B01")
+	ctx := context.Background()
+	b := e.nodes["B01"]
+	// First the periodic pulls River runs at start (edoc and status) go by.
+	waitFor(t, 30*time.Second, "the pulls at start", func() bool {
+		return count(t, e.pools["B01"], `SELECT count(*) FROM river_job WHERE kind = 'exchange_pull' AND state = 'completed'`) == 2
+	})
+	held.hold.Store(true)
+	if err := b.PullNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held.listed: // a pull found the inbox empty and is about to return
+	case <-time.After(30 * time.Second):
+		t.Fatal("no pull listed the inbox")
+	}
+	e.send("A01", 1, "B01")
+	waitFor(t, 30*time.Second, "the packet at the hub", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 1
+	})
+	if err := b.PullNow(ctx); err != nil { // what the hub's notification does
+		t.Fatal(err)
+	}
+	close(held.release)
+	waitFor(t, 15*time.Second, "the document filed after the notification", func() bool {
+		return count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`) == 1
+	})
+}
+
 // The metrics endpoint counts what happened and shows the queues, in the Prometheus text format.
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()

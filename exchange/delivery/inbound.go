@@ -25,6 +25,9 @@ import (
 // PullArgs is the job that pulls one kind of packet from our inbox on the axis.
 type PullArgs struct {
 	PacketKind string `json:"kind" river:"unique"`
+	// FollowUp marks the extra pull PullNow asks for when a notification finds a pull of its kind
+	// already waiting or running.
+	FollowUp bool `json:"follow_up,omitempty" river:"unique"`
 }
 
 // Kind is the River job kind.
@@ -45,6 +48,13 @@ func pullOpts(period time.Duration) *river.InsertOpts {
 // notification must not wait for the next period (a running pull keeps listing while packets come).
 var pullNowOpts = &river.InsertOpts{Queue: QueueInbound, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true,
 	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
+
+// followUpOpts: at most one follow-up pull per kind and second, runnable at once (a scheduled job
+// would wait for River's scheduler, up to 5 s); one still running from an earlier second does not
+// swallow the next.
+var followUpOpts = &river.InsertOpts{Queue: QueueInbound, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true,
+	ByPeriod: time.Second,
+	ByState:  []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 
 type pullWorker struct {
 	river.WorkerDefaults[PullArgs]
@@ -78,15 +88,36 @@ func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
 // ran dry (every tenth of it, at least every 50 ms) before it returns.
 func (n *Node) pull(ctx context.Context, kind edxml.Kind, linger time.Duration) (int, error) {
 	// One pull per kind at a time in this process: a second one would list the same packets and fetch
-	// them twice (harmless, since receiving is idempotent, but wasted work).
-	only := &n.pullEdoc
+	// them twice (harmless, since receiving is idempotent, but wasted work). A pull that finds another
+	// running leaves word that it came: the running one may already be past its last listing, and a
+	// packet announced in between would otherwise wait for the next periodic pull. The word is left
+	// before trying the lock, so the holder, which reads it after unlocking, cannot miss it.
+	only, again := &n.pullEdoc, &n.againEdoc
 	if kind == edxml.KindStatus {
-		only = &n.pullStatus
+		only, again = &n.pullStatus, &n.againStatus
 	}
-	if !only.TryLock() {
-		return 0, nil
+	total := 0
+	var firstErr error
+	for {
+		again.Store(true)
+		if !only.TryLock() {
+			return total, firstErr
+		}
+		again.Store(false)
+		handled, err := n.pullLocked(ctx, kind, linger)
+		only.Unlock()
+		total += handled
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if !again.Load() || ctx.Err() != nil {
+			return total, firstErr
+		}
 	}
-	defer only.Unlock()
+}
+
+// pullLocked is one pull; the caller holds the kind's pull lock.
+func (n *Node) pullLocked(ctx context.Context, kind edxml.Kind, linger time.Duration) (int, error) {
 	handled := 0
 	var firstErr error
 	begin := n.now()
