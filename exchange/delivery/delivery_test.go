@@ -394,6 +394,48 @@ func TestPacketsInSegmentStores(t *testing.T) {
 	}
 }
 
+// A document whose acknowledgement was lost comes back with the next listing: it is acknowledged
+// again without being checked or stored a second time (the store does not grow) and filed once.
+func TestDuplicateNotStoredAgain(t *testing.T) {
+	t.Parallel()
+	var failAcks atomic.Int32
+	failAcks.Store(1)
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/ack") && failAcks.Add(-1) >= 0 {
+				http.Error(w, "lost", http.StatusBadGateway)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	e := setup(t, opts{packets: true, attach: 40 << 10, wrap: wrap}, "A01", "B01")
+	e.send("A01", 1, "B01")
+	b := e.nodes["B01"]
+	waitFor(t, 60*time.Second, "the document again after the lost acknowledgement", func() bool {
+		return b.Metrics.Duplicates.Load() == 1 && count(t, e.pools["B01"], `SELECT count(*) FROM exchange_inbound`) == 1
+	})
+	segs, _ := filepath.Glob(filepath.Join(e.stores["B01"].Dir(), "seg-*"))
+	var stored int64
+	for _, s := range segs {
+		fi, err := os.Stat(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += fi.Size()
+	}
+	var size int64 // the packet's length, the last part of its reference (segment:offset:length)
+	if err := e.pools["A01"].QueryRow(context.Background(), `SELECT split_part(packet_ref, ':', 3)::bigint FROM exchange_outbox WHERE kind = 'edoc'`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if size < 40<<10 || stored < size || stored >= 2*size {
+		t.Fatalf("B01 stored %d bytes of packets; the one document is %d", stored, size)
+	}
+	if n := count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`); n != 1 {
+		t.Fatalf("filed %d times", n)
+	}
+}
+
 // A packet damaged on the hub's disk does not match the digest the hub listed: the recipient neither
 // files nor refuses it, it stays in the inbox, and the next pull after the repair files it.
 func TestDamagedPacketStaysInInbox(t *testing.T) {
