@@ -18,7 +18,8 @@ const ModuleEnv = "LIENTHONG_PKCS11_MODULE"
 // Path attributes: token, serial, manufacturer, model, object, id, type (and the standard library-* and
 // slot-* attributes, kept but not used). Query attributes: module-path, module-name (kept, not used),
 // pin-source (file:PATH or env:VAR) and pin-value (for tests only; String redacts it). Attribute names
-// starting with "x-" are vendor extensions and are kept in Vendor. Any other attribute, and any
+// starting with "x-" (then letters, digits, "-" or "_") are vendor extensions and are kept in Vendor
+// or VendorQuery. Any other attribute, and any
 // attribute given twice, is an error, so a typo never silently widens the search.
 type URI struct {
 	Token        string // CKA token label (token=)
@@ -33,7 +34,8 @@ type URI struct {
 	PINSource    string // query pin-source=
 	PINValue     string // query pin-value=; for tests only, never printed
 	Other        map[string]string
-	Vendor       map[string]string
+	Vendor       map[string]string // vendor path attributes (x-name)
+	VendorQuery  map[string]string // vendor query attributes (x-name)
 
 	has map[string]bool // attributes present (distinguishes "serial=" from no serial)
 }
@@ -99,9 +101,9 @@ func (u *URI) parseAttrs(s string, sep byte, known map[string]bool, allowed func
 		if err != nil {
 			return wrapf(ErrBadURI, err, "attribute %s", printable(name))
 		}
-		vendor := strings.HasPrefix(name, "x-")
+		vendor := !known[name] && isVendorName(name)
 		if !known[name] && !vendor {
-			return wrapf(ErrBadURI, nil, "unknown attribute %q (vendor attributes start with x-)", printable(name))
+			return wrapf(ErrBadURI, nil, "unknown attribute %q (vendor attributes are x- and letters, digits, - or _)", printable(name))
 		}
 		if u.has[name] {
 			return wrapf(ErrBadURI, nil, "attribute %s given twice", printable(name))
@@ -132,10 +134,14 @@ func (u *URI) parseAttrs(s string, sep byte, known map[string]bool, allowed func
 			u.PINValue = val
 		default:
 			if vendor {
-				if u.Vendor == nil {
-					u.Vendor = map[string]string{}
+				m := &u.Vendor
+				if sep == '&' {
+					m = &u.VendorQuery
 				}
-				u.Vendor[name] = val
+				if *m == nil {
+					*m = map[string]string{}
+				}
+				(*m)[name] = val
 			} else {
 				if u.Other == nil {
 					u.Other = map[string]string{}
@@ -145,6 +151,20 @@ func (u *URI) parseAttrs(s string, sep byte, known map[string]bool, allowed func
 		}
 	}
 	return nil
+}
+
+// isVendorName: RFC 7512 pk11-v-attr-nm = "x-" 1*(ALPHA / DIGIT / "-" / "_").
+func isVendorName(name string) bool {
+	if len(name) < 3 || !strings.HasPrefix(name, "x-") {
+		return false
+	}
+	for i := 2; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // isPathChar: RFC 7512 pk11-path-res-avail plus unreserved ("&" is allowed in path values).
@@ -252,6 +272,9 @@ func (u *URI) String() string {
 	addq("pin-source", u.PINSource)
 	if u.PINValue != "" || u.has["pin-value"] {
 		query = append(query, "pin-value=REDACTED")
+	}
+	for _, k := range sortedKeys(u.VendorQuery) {
+		query = append(query, k+"="+pctEncode(u.VendorQuery[k], isQueryChar))
 	}
 	s := "pkcs11:" + strings.Join(path, ";")
 	if len(query) > 0 {

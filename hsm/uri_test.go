@@ -46,7 +46,7 @@ func TestParseURIRFCExamples(t *testing.T) {
 		}},
 		// Our contract form, with a Vietnamese label and an "x-" vendor attribute.
 		{"pkcs11:token=docsign;object=Con%20d%E1%BA%A5u;id=%01;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=env:LEADER_PIN&x-note=a", func(u *URI) bool {
-			return u.Object == "Con dấu" && u.PINSource == "env:LEADER_PIN" && u.Vendor["x-note"] == "a"
+			return u.Object == "Con dấu" && u.PINSource == "env:LEADER_PIN" && u.VendorQuery["x-note"] == "a" && u.Vendor == nil
 		}},
 		{"PKCS11:token=Tok%20%26%20Co", func(u *URI) bool { return u.Token == "Tok & Co" }},
 		{"pkcs11:token=a&b", func(u *URI) bool { return u.Token == "a&b" }},
@@ -88,6 +88,11 @@ func TestParseURIRFCExamples(t *testing.T) {
 		"pkcs11:token=a?pin-source=file:/x&pin-value=1",
 		"pkcs11:token=a?module-path=/a&module-path=/b",
 		"pkcs11:token=a/b",
+		// Vendor names are "x-" and at least one letter, digit, "-" or "_" (found by FuzzParseURI:
+		// "x-;" was taken as a query attribute and then written into the path).
+		"pkcs11:?x-;=0",
+		"pkcs11:x-=1",
+		"pkcs11:token=a?x-a.b=1",
 	}
 	for _, in := range fail {
 		if _, err := ParseURI(in); !errors.Is(err, ErrBadURI) {
