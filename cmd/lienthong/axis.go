@@ -184,11 +184,15 @@ func runAxis(ctx context.Context, e env, args []string) int {
 	nodes := fs.String("nodes", "", `JSON file [{"code","name","token_file","push_url"}] of nodes to register at start`)
 	faults := fs.Float64("faults", 0, "fraction of calls to fail on purpose (testing only), 0-1")
 	packetDir := fs.String("packet-dir", "", "keep packet bodies as files in this folder (fsynced) instead of in the database")
+	retention := fs.Duration("retention", 30*24*time.Hour, "remove a packet this long after it was accepted once every recipient acknowledged it (checked hourly); 0 keeps everything")
 	fs.Usage = func() {
-		fmt.Fprintln(e.Stderr, "usage: lienthong axis --listen ADDR [--nodes FILE] [--packet-dir DIR]\n\nThe hub keeps its state in DATABASE_URL (or the private cluster in $LIENTHONG_DATA).")
+		fmt.Fprintln(e.Stderr, "usage: lienthong axis --listen ADDR [--nodes FILE] [--packet-dir DIR] [--retention 720h]\n\nThe hub keeps its state in DATABASE_URL (or the private cluster in $LIENTHONG_DATA).\nPackets still waiting for a recipient are kept however old; the nodes keep their own copies as evidence.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *listen == "" || *faults < 0 || *faults > 1 {
+	if err := fs.Parse(args); err == nil && *retention < 0 {
+		fmt.Fprintln(e.Stderr, "lienthong axis: --retention must be 0 (keep everything) or a positive duration such as 720h")
+		return exitUsage
+	} else if err != nil || fs.NArg() > 0 || *listen == "" || *faults < 0 || *faults > 1 {
 		if err == nil {
 			fs.Usage()
 		}
@@ -215,7 +219,7 @@ func runAxis(ctx context.Context, e env, args []string) int {
 		return exitNo
 	}
 	defer db.Close()
-	hcfg := hub.Config{Logger: log}
+	hcfg := hub.Config{Logger: log, Retention: *retention}
 	if *packetDir != "" {
 		if hcfg.Packets, err = blobs.Open(*packetDir, true); err != nil {
 			fmt.Fprintln(e.Stderr, "lienthong axis:", err)

@@ -28,6 +28,9 @@ func TestAxisCommandWithPacketDir(t *testing.T) {
 	if code, _, _ := runLT(t, "axis", "--packet-dir", t.TempDir()); code != exitUsage {
 		t.Fatalf("axis without --listen: exit %d, want %d", code, exitUsage)
 	}
+	if code, _, stderr := runLT(t, "axis", "--listen", "127.0.0.1:0", "--retention", "-1h"); code != exitUsage || !strings.Contains(stderr, "--retention") {
+		t.Fatalf("axis with a negative retention: exit %d, want %d (%s)", code, exitUsage, stderr)
+	}
 	dir := t.TempDir()
 	packets := filepath.Join(dir, "packets")
 	var nodes []axisNodeFile

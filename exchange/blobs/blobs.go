@@ -13,7 +13,9 @@
 // returns only after the bytes are on disk (fdatasync), and the row referring to them is committed
 // afterwards, so a row never points at bytes a crash could lose; a crash can leave unreferenced bytes
 // at the end of a segment, which nothing reads. Reads check the digest, so damage shows as ErrCorrupt.
-// Segments are never rewritten: the evidence is kept as long as the folder is.
+// Segments are never rewritten. A process appends to a segment for at most SegmentAge, so a segment
+// older than that (plus a margin) receives no more bytes; Prune removes such segments once the caller
+// says no row refers to them any longer (the hub's retention). Nodes keep theirs: they are evidence.
 package blobs
 
 import (
@@ -42,6 +44,14 @@ var ErrCorrupt = errors.New("blobs: stored packet does not match its digest")
 // DefaultSegmentSize is when a new segment is started.
 const DefaultSegmentSize = 1 << 30
 
+// SegmentAge is how long a process appends to one segment before it starts a new one, so that old
+// segments stop changing and can be pruned; pruneMargin covers writes still in flight at the switch
+// and clocks that differ a little between processes.
+const (
+	SegmentAge  = 24 * time.Hour
+	pruneMargin = time.Hour
+)
+
 var segCounter atomic.Int64 // two stores of one process never name a segment alike
 
 // Ref locates a stored packet: "segment:offset:length".
@@ -52,6 +62,8 @@ type Store struct {
 	dir     string
 	sync    bool
 	segSize int64
+	segAge  time.Duration
+	now     func() time.Time
 
 	mu  sync.Mutex
 	cur *segWriter // the segment this process appends to
@@ -66,6 +78,7 @@ type Store struct {
 type segWriter struct {
 	f        *os.File
 	name     string
+	started  time.Time
 	off      int64
 	inflight int
 	retired  bool
@@ -96,7 +109,8 @@ func Open(dir string, sync bool) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
-	return &Store{dir: dir, sync: sync, segSize: DefaultSegmentSize, readers: map[string]*segReader{}}, nil
+	return &Store{dir: dir, sync: sync, segSize: DefaultSegmentSize, segAge: SegmentAge, now: time.Now,
+		readers: map[string]*segReader{}}, nil
 }
 
 // Dir is the store's folder.
@@ -124,12 +138,13 @@ func (s *Store) Close() error {
 func (s *Store) reserve(n int64) (*segWriter, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur == nil || s.cur.off+n > s.segSize && s.cur.off > 0 {
+	now := s.now()
+	if s.cur == nil || s.cur.off > 0 && (s.cur.off+n > s.segSize || now.Sub(s.cur.started) >= s.segAge) {
 		var rnd [4]byte
 		_, _ = rand.Read(rnd[:])
 		// Start time, process id, a counter and a random part: unique across the processes (and
-		// containers, whose process ids repeat) that share the folder.
-		name := fmt.Sprintf("seg-%d-%d-%d-%x", time.Now().UnixNano(), os.Getpid(), segCounter.Add(1), rnd)
+		// containers, whose process ids repeat) that share the folder. Prune reads the start time.
+		name := fmt.Sprintf("seg-%d-%d-%d-%x", now.UnixNano(), os.Getpid(), segCounter.Add(1), rnd)
 		f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return nil, 0, fmt.Errorf("blobs: starting a segment: %w", err)
@@ -146,7 +161,7 @@ func (s *Store) reserve(n int64) (*segWriter, int64, error) {
 				_ = old.f.Close()
 			}
 		}
-		s.cur = &segWriter{f: f, name: name}
+		s.cur = &segWriter{f: f, name: name, started: now}
 	}
 	w := s.cur
 	off := w.off
@@ -174,6 +189,80 @@ func syncDir(dir string) error {
 		return fmt.Errorf("blobs: syncing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Prune removes the segments that no longer receive bytes (started more than SegmentAge and a margin
+// ago) and that referenced does not name (segment names, as in a Ref's first part), and returns their
+// names. The caller builds referenced from its rows after deleting what its retention allows; a segment
+// still being written is never removed, whatever referenced says. A segment that is being read in this
+// process is left for the next call.
+func (s *Store) Prune(referenced map[string]bool) ([]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	cutoff := s.now().Add(-s.segAge - pruneMargin)
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || referenced[name] {
+			continue
+		}
+		started, ok := segmentStart(name)
+		if !ok || !started.Before(cutoff) {
+			continue
+		}
+		s.mu.Lock()
+		current := s.cur != nil && s.cur.name == name
+		s.mu.Unlock()
+		if current {
+			continue
+		}
+		s.rmu.Lock()
+		r := s.readers[name]
+		busy := r != nil && r.refs > 0
+		if r != nil && !busy {
+			_ = r.f.Close()
+			delete(s.readers, name)
+		}
+		s.rmu.Unlock()
+		if busy {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("blobs: %w", err)
+		}
+		removed = append(removed, name)
+	}
+	if len(removed) > 0 && s.sync {
+		if err := syncDir(s.dir); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// segmentStart reads the start time from a segment's name (seg-<unix nanoseconds>-...).
+func segmentStart(name string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(name, "seg-")
+	if !ok {
+		return time.Time{}, false
+	}
+	digits, _, _ := strings.Cut(rest, "-")
+	ns, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || ns <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+// Segment is the segment a reference points into ("" for a malformed reference).
+func (r Ref) Segment() string {
+	name, _, _, err := r.parse()
+	if err != nil {
+		return ""
+	}
+	return name
 }
 
 // Inline is the size below which callers keep a packet in its database row: a status packet of a few

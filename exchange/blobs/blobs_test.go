@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestPutGet(t *testing.T) {
@@ -222,5 +223,67 @@ func TestReferenceLengthIsBounded(t *testing.T) {
 	huge := Ref(fmt.Sprintf("%s:0:%d", name, int64(900)<<30))
 	if _, err := s.Get(huge, sum); err == nil || errors.Is(err, ErrCorrupt) {
 		t.Fatalf("a 900 GiB reference: %v, want a malformed-reference error", err)
+	}
+}
+
+// A process starts a new segment after SegmentAge; Prune removes old segments nobody refers to and
+// keeps the referenced ones, young ones (another process may still append) and the current one.
+func TestSegmentAgeAndPrune(t *testing.T) {
+	clock := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	s, err := Open(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.now = func() time.Time { return clock }
+	put := func(data string) (Ref, []byte) {
+		t.Helper()
+		ref, sum, err := s.Put([]byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref, sum
+	}
+	oldRef, oldSum := put("tháng 11, gói 1")
+	keptRef, keptSum := put("tháng 11, gói 2") // same segment, still referenced below
+	if oldRef.Segment() != keptRef.Segment() || oldRef.Segment() == "" {
+		t.Fatalf("two puts within the age went to %q and %q", oldRef.Segment(), keptRef.Segment())
+	}
+	clock = clock.Add(SegmentAge)
+	lateRef, _ := put("một ngày sau")
+	if lateRef.Segment() == oldRef.Segment() {
+		t.Fatal("no new segment after SegmentAge")
+	}
+	clock = clock.Add(SegmentAge)
+	orphanRef, orphanSum := put("hai ngày sau") // a third segment; the second is now old and unreferenced
+	// A segment of another process, started a minute ago and not referenced (yet): never touched.
+	young := fmt.Sprintf("seg-%d-1-1-aa", clock.Add(-time.Minute).UnixNano())
+	if err := os.WriteFile(filepath.Join(s.Dir(), young), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(2 * pruneMargin)
+	removed, err := s.Prune(map[string]bool{keptRef.Segment(): true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != lateRef.Segment() {
+		t.Fatalf("removed %v, want only %s", removed, lateRef.Segment())
+	}
+	if _, err := s.Get(lateRef, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a pruned packet: %v", err)
+	}
+	for _, c := range []struct {
+		ref Ref
+		sum []byte
+	}{{oldRef, oldSum}, {keptRef, keptSum}, {orphanRef, orphanSum}} {
+		if _, err := s.Get(c.ref, c.sum); err != nil {
+			t.Fatalf("%s after pruning: %v", c.ref, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), young)); err != nil {
+		t.Fatalf("the young segment of another process: %v", err)
+	}
+	if Ref("nonsense").Segment() != "" {
+		t.Fatal("a malformed reference has a segment")
 	}
 }

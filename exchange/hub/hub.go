@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/exchange/axis"
@@ -92,6 +93,10 @@ type Config struct {
 	// Packets, if set, keeps packet bodies of blobs.Inline bytes or more in segment files instead of in
 	// hub_packet (bodies stored before stay readable): far cheaper for PostgreSQL at volume.
 	Packets *blobs.Store
+	// Retention, if positive, is how long the hub keeps a packet once every recipient acknowledged it:
+	// Purge runs an hour after start and then hourly. Packets still waiting for a recipient are kept
+	// however old. Zero keeps everything.
+	Retention time.Duration
 }
 
 // Open prepares the hub's tables on pool and loads nodes and aliases.
@@ -114,7 +119,80 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Hub, error) {
 	}
 	h.wg.Add(1)
 	go h.pusher()
+	if cfg.Retention > 0 {
+		h.wg.Add(1)
+		go h.purger(cfg.Retention)
+	}
 	return h, nil
+}
+
+// purger applies the retention hourly until Close.
+func (h *Hub) purger(retention time.Duration) {
+	defer h.wg.Done()
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		res, err := h.Purge(ctx, h.now().Add(-retention))
+		cancel()
+		if err != nil {
+			h.log.Error("applying the packet retention failed; the next hour tries again", "err", err)
+		} else if res.Packets > 0 || res.Segments > 0 {
+			h.log.Info("packets past the retention removed", "packets", res.Packets, "segment_files", res.Segments,
+				"retention", retention.String())
+		}
+	}
+}
+
+// Purged is what one Purge removed.
+type Purged struct {
+	Packets  int // packets (with their acknowledged deliveries)
+	Segments int // segment files no packet refers to any longer
+}
+
+// Purge removes the packets accepted before `before` that every recipient has acknowledged (done or
+// failed), with their delivery rows, in batches; then the segment files that no remaining packet refers
+// to and that no longer receive bytes. A packet still waiting in an inbox is never removed. Receipts of
+// removed packets are no longer answered, and a sender retrying one of them (much later than any
+// delivery deadline) would store it again; recipients file a document once whatever comes twice.
+func (h *Hub) Purge(ctx context.Context, before time.Time) (Purged, error) {
+	var res Purged
+	for {
+		tag, err := h.pool.Exec(ctx, `WITH old AS (
+				SELECT p.id FROM hub_packet p
+				WHERE p.accepted_at < $1
+				  AND NOT EXISTS (SELECT 1 FROM hub_delivery d WHERE d.packet_id = p.id AND d.state = 'pending')
+				LIMIT 5000),
+			gone AS (DELETE FROM hub_delivery d USING old WHERE d.packet_id = old.id)
+			DELETE FROM hub_packet p USING old WHERE p.id = old.id`, before)
+		if err != nil {
+			return res, fmt.Errorf("hub: removing packets past the retention: %w", err)
+		}
+		res.Packets += int(tag.RowsAffected())
+		if tag.RowsAffected() < 5000 {
+			break
+		}
+	}
+	if h.blob == nil {
+		return res, nil
+	}
+	rows, err := h.pool.Query(ctx, `SELECT DISTINCT split_part(body_ref, ':', 1) FROM hub_packet WHERE body_ref IS NOT NULL`)
+	if err != nil {
+		return res, fmt.Errorf("hub: listing referenced segments: %w", err)
+	}
+	referenced := map[string]bool{}
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&name}, func() error { referenced[name] = true; return nil }); err != nil {
+		return res, fmt.Errorf("hub: listing referenced segments: %w", err)
+	}
+	removed, err := h.blob.Prune(referenced)
+	res.Segments = len(removed)
+	return res, err
 }
 
 // Close stops the push notifier (the pool belongs to the caller).

@@ -418,3 +418,94 @@ func TestRetriedPushAppendsNothing(t *testing.T) {
 		t.Fatalf("the store grew from %d to %d bytes on a retry", before, after)
 	}
 }
+
+// Purge removes packets past the retention once every recipient acknowledged them, never one still
+// waiting in an inbox, and the segment files nothing refers to any longer.
+func TestPurge(t *testing.T) {
+	b := setup(t, "A01", "B01", "C01")
+	ctx := context.Background()
+	store, err := blobs.Open(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	b.hub.blob = store
+	a, bn, cn := b.nodes["A01"], b.nodes["B01"], b.nodes["C01"]
+	large := func(to ...string) []byte {
+		return bytes.Replace(edoc(t, "A01", to...), []byte("thử"), bytes.Repeat([]byte("thử "), 10000), 1)
+	}
+	shared := large("B01", "C01")
+	for id, body := range map[string][]byte{"m1": shared, "m2": large("B01"), "m3": edoc(t, "A01", "B01")} {
+		if _, err := a.Send(ctx, axis.Outgoing{MessageID: id, Kind: edxml.KindEdoc, From: "A01", Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ackAll := func(n *axis.Reference) {
+		items, err := n.List(ctx, edxml.KindEdoc, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if err := n.Ack(ctx, it.ID, true, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ackAll(bn) // C01 has not taken m1 yet
+	// A segment left by some process long ago, which no packet refers to.
+	stale := "seg-" + strconv.FormatInt(time.Now().Add(-40*24*time.Hour).UnixNano(), 10) + "-1-1-aa"
+	if err := os.WriteFile(filepath.Join(store.Dir(), stale), []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.hub.Purge(ctx, time.Now().Add(-time.Hour)); err != nil || res.Packets != 0 || res.Segments != 1 {
+		t.Fatalf("no packet is past the retention yet, only the stale segment is unused: %+v %v", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(store.Dir(), stale)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale segment: %v", err)
+	}
+	res, err := b.hub.Purge(ctx, time.Now().Add(time.Hour))
+	if err != nil || res.Packets != 2 || res.Segments != 0 {
+		t.Fatalf("purge: %+v %v; want the two packets B01 acknowledged (their segment is still written to)", res, err)
+	}
+	var packets, deliveries int
+	if err := b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM hub_packet), (SELECT count(*) FROM hub_delivery)`).Scan(&packets, &deliveries); err != nil {
+		t.Fatal(err)
+	}
+	if packets != 1 || deliveries != 2 {
+		t.Fatalf("%d packets and %d deliveries left; want m1 with its two", packets, deliveries)
+	}
+	// m1 still waits for C01, whole.
+	items, err := cn.List(ctx, edxml.KindEdoc, 10)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("C01 inbox: %v %v", items, err)
+	}
+	got, err := cn.Fetch(ctx, items[0].ID)
+	if err != nil || !bytes.Equal(got, shared) {
+		t.Fatalf("m1 after the purge: %d bytes, %v", len(got), err)
+	}
+	ackAll(cn)
+	if res, err := b.hub.Purge(ctx, time.Now().Add(time.Hour)); err != nil || res.Packets != 1 {
+		t.Fatalf("after C01's acknowledgement: %+v %v", res, err)
+	}
+}
+
+// A hub with a retention runs its purger and stops it on Close.
+func TestRetentionPurgerStops(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	h, err := Open(ctx, pool, Config{Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { h.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not stop the purger")
+	}
+}
