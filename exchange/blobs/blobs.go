@@ -239,6 +239,19 @@ func (s *Store) Prune(referenced map[string]bool) ([]string, error) {
 			return removed, err
 		}
 	}
+	// Another process sharing the folder may have removed segments this one read from: let go of those
+	// handles, or the disk space stays held until this process exits.
+	s.rmu.Lock()
+	for name, r := range s.readers {
+		if r.refs > 0 {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.dir, name)); errors.Is(err, fs.ErrNotExist) {
+			_ = r.f.Close()
+			delete(s.readers, name)
+		}
+	}
+	s.rmu.Unlock()
 	return removed, nil
 }
 

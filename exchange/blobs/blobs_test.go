@@ -283,6 +283,29 @@ func TestSegmentAgeAndPrune(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.Dir(), young)); err != nil {
 		t.Fatalf("the young segment of another process: %v", err)
 	}
+	// A second process sharing the folder read from a segment that this one then removed: its next
+	// Prune lets go of the stale handle.
+	other, err := Open(s.Dir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.now = func() time.Time { return clock }
+	if _, err := other.Get(oldRef, oldSum); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := s.Prune(nil); err != nil || len(removed) != 1 || removed[0] != oldRef.Segment() {
+		t.Fatalf("second prune removed %v, %v", removed, err)
+	}
+	if _, err := other.Prune(map[string]bool{}); err != nil {
+		t.Fatal(err)
+	}
+	other.rmu.Lock()
+	stale := other.readers[oldRef.Segment()]
+	other.rmu.Unlock()
+	if stale != nil {
+		t.Fatal("the other process still holds the removed segment open")
+	}
 	if Ref("nonsense").Segment() != "" {
 		t.Fatal("a malformed reference has a segment")
 	}

@@ -258,8 +258,14 @@ func (n *Node) PullNow(ctx context.Context) error {
 		if res.UniqueSkippedAsDuplicate {
 			// A pull of this kind waits or runs. One that runs may be past its last listing, and the
 			// packet would wait for the next periodic pull (a minute by default): one more pull now.
-			if _, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k), FollowUp: true}, followUpOpts); err != nil {
+			fu, err := n.client.Insert(ctx, PullArgs{PacketKind: string(k), FollowUp: true}, followUpOpts)
+			if err != nil {
 				return err
+			}
+			if fu.UniqueSkippedAsDuplicate {
+				// This second's follow-up may be finishing as well (River records completions a
+				// little later): a pull running in this process lists once more.
+				n.againFor(k).Store(true)
 			}
 		}
 	}

@@ -653,6 +653,12 @@ func TestNotificationAsAPullEnds(t *testing.T) {
 	if err := b.PullNow(ctx); err != nil { // what the hub's notification does
 		t.Fatal(err)
 	}
+	// Let the follow-up pull run while the held pull still holds the lock: it must leave word
+	// (again) rather than pull itself.
+	waitFor(t, 30*time.Second, "the follow-up pull to find the running one", func() bool {
+		return count(t, e.pools["B01"], `SELECT count(*) FROM river_job WHERE kind = 'exchange_pull' AND args->>'kind' = 'edoc'
+			AND (args->>'follow_up')::bool AND state = 'completed'`) >= 1
+	})
 	close(held.release)
 	waitFor(t, 15*time.Second, "the document filed after the notification", func() bool {
 		return count(t, e.pools["B01"], `SELECT count(*) FROM test_filed`) == 1

@@ -71,7 +71,12 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 	// pulls are unique per period (at least a second), and a notification that comes while a pull runs
 	// is dropped as a duplicate, so one that quit at the first empty listing would leave the rest of a
 	// stream of packets waiting.
-	_, err := w.n.pull(ctx, edxml.Kind(job.Args.PacketKind), time.Second)
+	_, more, err := w.n.pull(ctx, edxml.Kind(job.Args.PacketKind), time.Second)
+	if err == nil && more {
+		// Pulls kept coming until the budget ran out: run again at once rather than loop into the
+		// job's timeout (a snooze costs no attempt).
+		return river.JobSnooze(0)
+	}
 	return err
 }
 
@@ -81,49 +86,64 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 // acknowledged. It returns how many packets it handled. A packet that fails for a temporary reason
 // stays in the inbox for the next pull.
 func (n *Node) Pull(ctx context.Context, kind edxml.Kind) (int, error) {
-	return n.pull(ctx, kind, 0)
+	handled, _, err := n.pull(ctx, kind, 0)
+	return handled, err
 }
+
+// againFor is the kind's "list once more" word (see pull).
+func (n *Node) againFor(kind edxml.Kind) *atomic.Bool {
+	if kind == edxml.KindStatus {
+		return &n.againStatus
+	}
+	return &n.againEdoc
+}
+
+// pullBudget bounds one pull, all its rounds together, well inside the pull job's timeout.
+const pullBudget = time.Minute
 
 // pull is Pull that, once it has received something, keeps listing for up to linger after the inbox
 // ran dry (every tenth of it, at least every 50 ms) before it returns.
-func (n *Node) pull(ctx context.Context, kind edxml.Kind, linger time.Duration) (int, error) {
+func (n *Node) pull(ctx context.Context, kind edxml.Kind, linger time.Duration) (int, bool, error) {
 	// One pull per kind at a time in this process: a second one would list the same packets and fetch
 	// them twice (harmless, since receiving is idempotent, but wasted work). A pull that finds another
 	// running leaves word that it came: the running one may already be past its last listing, and a
 	// packet announced in between would otherwise wait for the next periodic pull. The word is left
 	// before trying the lock, so the holder, which reads it after unlocking, cannot miss it.
-	only, again := &n.pullEdoc, &n.againEdoc
+	only, again := &n.pullEdoc, n.againFor(kind)
 	if kind == edxml.KindStatus {
-		only, again = &n.pullStatus, &n.againStatus
+		only = &n.pullStatus
 	}
 	total := 0
 	var firstErr error
+	begin := n.now()
 	for {
 		again.Store(true)
 		if !only.TryLock() {
-			return total, firstErr
+			return total, false, firstErr
 		}
 		again.Store(false)
-		handled, err := n.pullLocked(ctx, kind, linger)
+		handled, err := n.pullLocked(ctx, kind, linger, begin)
 		only.Unlock()
 		total += handled
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 		if !again.Load() || ctx.Err() != nil {
-			return total, firstErr
+			return total, false, firstErr
+		}
+		if n.now().Sub(begin) >= pullBudget {
+			return total, true, firstErr // the word stays set for whoever pulls next
 		}
 	}
 }
 
 // pullLocked is one pull; the caller holds the kind's pull lock.
-func (n *Node) pullLocked(ctx context.Context, kind edxml.Kind, linger time.Duration) (int, error) {
+func (n *Node) pullLocked(ctx context.Context, kind edxml.Kind, linger time.Duration, begin time.Time) (int, error) {
 	handled := 0
 	var firstErr error
-	begin := n.now()
 	var dry time.Time // when the inbox was first found empty after packets came
 	gap := max(linger/10, 50*time.Millisecond)
-	for round := 0; round < 100000 && n.now().Sub(begin) < time.Minute; round++ {
+	for round := 0; round < 100000 && n.now().Sub(begin) < pullBudget; round++ {
 		items, err := n.cfg.Axis.List(ctx, kind, 200)
 		if err != nil {
 			return handled, err

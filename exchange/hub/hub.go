@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS hub_delivery (
 	UNIQUE (packet_id, recipient)
 );
 CREATE INDEX IF NOT EXISTS hub_delivery_inbox ON hub_delivery (recipient, seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS hub_packet_accepted ON hub_packet (accepted_at); -- retention (Purge)
 `
 
 // Hub is the hub's state and HTTP handler.
@@ -94,7 +95,7 @@ type Config struct {
 	// hub_packet (bodies stored before stay readable): far cheaper for PostgreSQL at volume.
 	Packets *blobs.Store
 	// Retention, if positive, is how long the hub keeps a packet once every recipient acknowledged it:
-	// Purge runs an hour after start and then hourly. Packets still waiting for a recipient are kept
+	// Purge runs a minute after start and then hourly. Packets still waiting for a recipient are kept
 	// however old. Zero keeps everything.
 	Retention time.Duration
 }
@@ -126,16 +127,18 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Hub, error) {
 	return h, nil
 }
 
-// purger applies the retention hourly until Close.
+// purger applies the retention a minute after start (a hub restarted more often than hourly still
+// purges), then hourly until Close.
 func (h *Hub) purger(retention time.Duration) {
 	defer h.wg.Done()
-	t := time.NewTicker(time.Hour)
+	t := time.NewTimer(time.Minute)
 	defer t.Stop()
 	for {
 		select {
 		case <-h.stop:
 			return
 		case <-t.C:
+			t.Reset(time.Hour)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		res, err := h.Purge(ctx, h.now().Add(-retention))
