@@ -74,6 +74,23 @@ func edoc(t *testing.T, from string, to ...string) []byte {
 	return b
 }
 
+// largeEdoc is an edoc of some 60 KB, above blobs.Inline, so a hub with a store keeps it in a segment.
+func largeEdoc(t *testing.T, from string, to ...string) []byte {
+	return bytes.Replace(edoc(t, from, to...), []byte("thử"), bytes.Repeat([]byte("thử "), 10000), 1)
+}
+
+// useStore gives the hub a segment store for the rest of the test.
+func (b *bundle) useStore(t *testing.T) *blobs.Store {
+	t.Helper()
+	store, err := blobs.Open(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	b.hub.blob = store
+	return store
+}
+
 func TestSendListFetchAck(t *testing.T) {
 	b := setup(t, "000.00.00.H53", "000.00.02.H53", "H53.01.01")
 	ctx := context.Background()
@@ -268,14 +285,10 @@ func TestFaultsAreClassified(t *testing.T) {
 func TestInlineListingAndAckMany(t *testing.T) {
 	b := setup(t, "A01", "B01")
 	ctx := context.Background()
-	store, err := blobs.Open(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.hub.blob = store
+	b.useStore(t)
 	a, r := b.nodes["A01"], b.nodes["B01"]
 	small := edoc(t, "A01", "B01")
-	large := bytes.Replace(edoc(t, "A01", "B01"), []byte("thử"), bytes.Repeat([]byte("thử "), 10000), 1)
+	large := largeEdoc(t, "A01", "B01")
 	if len(large) < axis.InlineListing {
 		t.Fatalf("large packet has %d bytes", len(large))
 	}
@@ -383,14 +396,9 @@ func TestDeclaredDigest(t *testing.T) {
 func TestRetriedPushAppendsNothing(t *testing.T) {
 	b := setup(t, "A01", "B01")
 	ctx := context.Background()
-	store, err := blobs.Open(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	b.hub.blob = store
+	store := b.useStore(t)
 	a := b.nodes["A01"]
-	large := bytes.Replace(edoc(t, "A01", "B01"), []byte("thử"), bytes.Repeat([]byte("thử "), 10000), 1)
+	large := largeEdoc(t, "A01", "B01")
 	first, err := a.Send(ctx, axis.Outgoing{MessageID: "m1", Kind: edxml.KindEdoc, From: "A01", Body: large})
 	if err != nil || first.Duplicate {
 		t.Fatalf("first push: %+v %v", first, err)
@@ -424,18 +432,10 @@ func TestRetriedPushAppendsNothing(t *testing.T) {
 func TestPurge(t *testing.T) {
 	b := setup(t, "A01", "B01", "C01")
 	ctx := context.Background()
-	store, err := blobs.Open(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	b.hub.blob = store
+	store := b.useStore(t)
 	a, bn, cn := b.nodes["A01"], b.nodes["B01"], b.nodes["C01"]
-	large := func(to ...string) []byte {
-		return bytes.Replace(edoc(t, "A01", to...), []byte("thử"), bytes.Repeat([]byte("thử "), 10000), 1)
-	}
-	shared := large("B01", "C01")
-	for id, body := range map[string][]byte{"m1": shared, "m2": large("B01"), "m3": edoc(t, "A01", "B01")} {
+	shared := largeEdoc(t, "A01", "B01", "C01")
+	for id, body := range map[string][]byte{"m1": shared, "m2": largeEdoc(t, "A01", "B01"), "m3": edoc(t, "A01", "B01")} {
 		if _, err := a.Send(ctx, axis.Outgoing{MessageID: id, Kind: edxml.KindEdoc, From: "A01", Body: body}); err != nil {
 			t.Fatal(err)
 		}
