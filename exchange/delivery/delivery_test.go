@@ -222,6 +222,17 @@ func (e *env) send(from string, i int, to ...string) string {
 	return p.Header.DocumentID
 }
 
+// waitingEdocs is how many documents wait in code's inbox at the hub (status replies, which go out as
+// soon as a document is filed, are not counted).
+func (e *env) waitingEdocs(code string) int {
+	e.t.Helper()
+	items, err := e.nodes[code].cfg.Axis.List(context.Background(), edxml.KindEdoc, 200)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(items)
+}
+
 func (e *env) attachment(i int) []byte {
 	b := []byte("%PDF-1.7 " + strconv.Itoa(i) + "\n")
 	for len(b) < e.attach {
@@ -523,8 +534,8 @@ func TestOneRefusedFilingDoesNotBlockTheBatch(t *testing.T) {
 	if got := count(t, e.pools["B01"], `SELECT count(*) FROM exchange_outbox WHERE kind = 'status'`); got != 5 {
 		t.Fatalf("%d status replies queued, want 5 (none for the refused filing)", got)
 	}
-	if s, err := e.hub.Stats(ctx); err != nil || s.Pending != 1 {
-		t.Fatalf("hub %+v %v; want the refused one pending", s, err)
+	if n := e.waitingEdocs("B01"); n != 1 {
+		t.Fatalf("%d documents wait for B01 at the hub; want the refused one", n)
 	}
 	filer.refuse.Store("")
 	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 1 {
@@ -565,8 +576,8 @@ func TestAckFallsBackWithoutTheBatchRoute(t *testing.T) {
 	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 3 {
 		t.Fatalf("pull: handled %d, %v; want 3", n, err)
 	}
-	if s, err := e.hub.Stats(ctx); err != nil || s.Pending != 0 {
-		t.Fatalf("hub %+v %v: the inbox must drain", s, err)
+	if n := e.waitingEdocs("B01"); n != 0 {
+		t.Fatalf("%d documents wait for B01 at the hub: the inbox must drain", n)
 	}
 	e.send("A01", 4, "B01")
 	waitFor(t, 60*time.Second, "the fourth packet at the hub", func() bool {
@@ -598,6 +609,59 @@ func TestPushNotificationsTriggerPulls(t *testing.T) {
 	waitFor(t, 20*time.Second, "statuses at the sender", func() bool {
 		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_status WHERE progress = '01'`) == 2
 	})
+}
+
+// The status reply to a filed document goes out as soon as the filing commits, without waiting for a
+// River worker: here B01's River client never runs, yet A01 learns the 01s, and the jobs that would have
+// sent them are gone.
+func TestStatusRepliesGoOutAtOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, opts{noStart: map[string]bool{"B01": true}}, "A01", "B01")
+	for i := 1; i <= 3; i++ {
+		e.send("A01", i, "B01")
+	}
+	waitFor(t, 60*time.Second, "the documents at the hub", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 3
+	})
+	if n, err := e.nodes["B01"].Pull(context.Background(), edxml.KindEdoc); err != nil || n != 3 {
+		t.Fatalf("pull: %d, %v", n, err)
+	}
+	if n := count(t, e.pools["B01"], `SELECT count(*) FROM exchange_outbox WHERE kind = 'status' AND state = 'sent'`); n != 3 {
+		t.Fatalf("%d status replies sent at once, want 3", n)
+	}
+	if n := count(t, e.pools["B01"], `SELECT count(*) FROM river_job WHERE kind = 'exchange_deliver'`); n != 0 {
+		t.Fatalf("%d delivery jobs left for statuses already sent", n)
+	}
+	waitFor(t, 30*time.Second, "the 01s at the sender", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_status WHERE progress = '01'`) == 3
+	})
+}
+
+// A status reply the axis does not take at once is sent by its job a little later.
+func TestStatusReplyFallsBackToItsJob(t *testing.T) {
+	t.Parallel()
+	var bearer atomic.Value
+	bearer.Store("")
+	var failures atomic.Int32
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/v1/packets" && r.Header.Get("Authorization") == bearer.Load().(string) &&
+				failures.Add(1) == 1 {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	e := setup(t, opts{wrap: wrap}, "A01", "B01")
+	bearer.Store("Bearer " + e.tokens["B01"])
+	e.send("A01", 1, "B01")
+	waitFor(t, 60*time.Second, "the 01 at the sender after the job's retry", func() bool {
+		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_status WHERE progress = '01'`) == 1
+	})
+	if f := failures.Load(); f < 2 {
+		t.Fatalf("the status was pushed %d times; the first push failed on purpose, so it took a second", f)
+	}
 }
 
 // heldAxis holds the first edoc listing made while hold is set, after the listing itself: the pull

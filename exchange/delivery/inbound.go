@@ -488,6 +488,7 @@ func (n *Node) sameOrg(a, b string) bool {
 // with the reason), with the statements pipelined. Counters and the trail are updated only once the
 // transaction committed.
 func (n *Node) fileEdocs(ctx context.Context, arrs []*arrival) error {
+	var replies []queuedJob // the status replies, sent at once after the commit (pushNow)
 	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, a := range arrs {
@@ -514,7 +515,7 @@ func (n *Node) fileEdocs(ctx context.Context, arrs []*arrival) error {
 			return err
 		}
 		filed := &pgx.Batch{}
-		var replies []StatusOut
+		var out []StatusOut
 		for i, a := range arrs {
 			a.dup = ids[i] == 0
 			if a.dup {
@@ -531,7 +532,7 @@ func (n *Node) fileEdocs(ctx context.Context, arrs []*arrival) error {
 				}
 				filed.Queue(`UPDATE exchange_inbound SET filed_doc_id = $2 WHERE id = $1`, ids[i], docID)
 			}
-			replies = append(replies, StatusOut{Sender: a.p.Header.From.OrganID, DocumentID: a.p.Header.DocumentID, Code: statusCode,
+			out = append(out, StatusOut{Sender: a.p.Header.From.OrganID, DocumentID: a.p.Header.DocumentID, Code: statusCode,
 				Description: truncate(desc, 500), CodeText: code, Date: date})
 		}
 		if filed.Len() > 0 {
@@ -539,11 +540,14 @@ func (n *Node) fileEdocs(ctx context.Context, arrs []*arrival) error {
 				return err
 			}
 		}
-		return n.sendStatusesTx(ctx, tx, replies)
+		var err error
+		replies, err = n.queueStatusesTx(ctx, tx, out, n.now().Add(directGrace))
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	n.pushNow(ctx, replies)
 	for _, a := range arrs {
 		a.settled, a.ackOK = true, true
 		switch {
@@ -627,8 +631,15 @@ func lockOrder(keys []statusKey) []statusKey {
 // write the ledger rows and the outbox. Our own side moves first: a status we may not send (15 without
 // a 13, 03 after a 02) fails the whole call before anything leaves.
 func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) error {
+	_, err := n.queueStatusesTx(ctx, tx, ss, time.Time{})
+	return err
+}
+
+// queueStatusesTx is sendStatusesTx whose delivery jobs become runnable at `at` (see pushNow); it
+// returns the packets it queued.
+func (n *Node) queueStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut, at time.Time) ([]queuedJob, error) {
 	if len(ss) == 0 {
-		return nil
+		return nil, nil
 	}
 	keys := make([]statusKey, len(ss))
 	tos := make([]string, len(ss))
@@ -657,7 +668,7 @@ func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) er
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	write := &pgx.Batch{}
 	ds := make([]Delivery, 0, len(ss))
@@ -665,7 +676,7 @@ func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) er
 		k := keys[i]
 		next, changed, aerr := states[k].Apply(s.Code)
 		if aerr != nil {
-			return fmt.Errorf("%w: %v", ErrStatusNotAllowed, aerr)
+			return nil, fmt.Errorf("%w: %v", ErrStatusNotAllowed, aerr)
 		}
 		if changed {
 			states[k] = next
@@ -677,7 +688,7 @@ func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) er
 			About: edxml.ResponseFor{OrganID: tos[i], Code: s.CodeText, PromulgationDate: s.Date, DocumentID: s.DocumentID}})
 		raw, err := pkt.Marshal()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sum := sha256.Sum256(raw)
 		write.Queue(`INSERT INTO exchange_status_event (direction, sender, document_id, recipient, code, description, applied, sha256, at)
@@ -686,9 +697,9 @@ func (n *Node) sendStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut) er
 			Sender: n.cfg.Org, Recipient: tos[i], DocumentID: s.DocumentID, Kind: edxml.KindStatus, StatusCode: s.Code, Packet: raw})
 	}
 	if err := tx.SendBatch(ctx, write).Close(); err != nil {
-		return err
+		return nil, err
 	}
-	return n.EnqueueTx(ctx, tx, ds)
+	return n.enqueueTx(ctx, tx, ds, at)
 }
 
 // receiveStatuses applies received status packets in one transaction, in listing order, with the

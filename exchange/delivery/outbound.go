@@ -76,18 +76,31 @@ func insertOpts(d Delivery, maxAttempts int) *river.InsertOpts {
 // EnqueueTx writes the outbox rows and their River jobs in the caller's transaction. A delivery whose
 // message id is already in the outbox is skipped (the same document issued twice enqueues once).
 func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
+	_, err := n.enqueueTx(ctx, tx, ds, time.Time{})
+	return err
+}
+
+// queuedJob is a delivery enqueued by enqueueTx with the id of its River job.
+type queuedJob struct {
+	d     *Delivery
+	jobID int64
+}
+
+// enqueueTx is EnqueueTx whose jobs become runnable at `at` (zero: at once); it returns the deliveries
+// it queued (not those already in the outbox) with their jobs.
+func (n *Node) enqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery, at time.Time) ([]queuedJob, error) {
 	// One round trip for all outbox rows (a document to many recipients, or a benchmark batch).
 	batch := &pgx.Batch{}
 	deadlines := make([]time.Time, len(ds))
 	var kept keptPacket // a document to many recipients is the same packet: store it once
 	for i, d := range ds {
 		if d.MessageID == "" || len(d.Packet) == 0 {
-			return errors.New("delivery: a delivery needs a message id and a packet")
+			return nil, errors.New("delivery: a delivery needs a message id and a packet")
 		}
 		deadlines[i] = n.deadline(d.Urgency)
 		k, err := n.keepPacket(d.Packet, nil, kept)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		kept = k
 		batch.Queue(`INSERT INTO exchange_outbox (message_id, doc_id, sender, recipient, document_id, kind, status_code,
@@ -98,29 +111,92 @@ func (n *Node) EnqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
 	}
 	br := tx.SendBatch(ctx, batch)
 	var params []river.InsertManyParams
+	var queued []queuedJob
 	for i, d := range ds {
 		tag, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
-			return fmt.Errorf("delivery: outbox: %w", err)
+			return nil, fmt.Errorf("delivery: outbox: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			continue // already queued: the same document issued twice enqueues once
 		}
-		params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: d.MessageID, Deadline: deadlines[i]},
-			InsertOpts: insertOpts(d, n.cfg.MaxAttempts)})
+		opts := insertOpts(d, n.cfg.MaxAttempts)
+		opts.ScheduledAt = at
+		params = append(params, river.InsertManyParams{Args: DeliverArgs{MessageID: d.MessageID, Deadline: deadlines[i]}, InsertOpts: opts})
+		queued = append(queued, queuedJob{d: &ds[i]})
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("delivery: outbox: %w", err)
+		return nil, fmt.Errorf("delivery: outbox: %w", err)
 	}
 	if len(params) == 0 {
-		return nil
+		return nil, nil
 	}
-	if _, err := n.client.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("delivery: enqueueing: %w", err)
+	res, err := n.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: enqueueing: %w", err)
 	}
-	return nil
+	for i, r := range res {
+		if r != nil && r.Job != nil && !r.UniqueSkippedAsDuplicate {
+			queued[i].jobID = r.Job.ID
+		}
+	}
+	return queued, nil
 }
+
+// pushNow sends status packets that a transaction which has just committed queued with their River
+// jobs a little in the future (directGrace): the common case then costs no job run at all. Each packet
+// that the axis accepted is marked sent and its job deleted, in one round trip each for the whole set;
+// anything else (an axis error, a crash before this runs) is left to the job, with its retries,
+// snoozes and failed list. A job that starts anyway finds its row sent and does nothing, and the axis
+// answers a repeated message id with its first receipt.
+func (n *Node) pushNow(ctx context.Context, qs []queuedJob) {
+	type sent struct {
+		rc  axis.Receipt
+		job int64
+	}
+	res := make([]*sent, len(qs))
+	n.each(len(qs), func(i int) {
+		d := qs[i].d
+		rc, err := n.cfg.Axis.Send(ctx, axis.Outgoing{MessageID: d.MessageID, Kind: d.Kind, From: d.Sender, To: []string{d.Recipient}, Body: d.Packet})
+		if err != nil {
+			n.log.DebugContext(ctx, "a status could not go out at once; its job will send it", "message_id", d.MessageID, "err", err)
+			return
+		}
+		res[i] = &sent{rc: rc, job: qs[i].jobID}
+	})
+	b := &pgx.Batch{}
+	var jobs []int64
+	for i, r := range res {
+		if r == nil {
+			continue
+		}
+		b.Queue(markSentSQL, qs[i].d.MessageID, r.rc.ID, r.rc.At, r.rc.Raw, n.now())
+		if r.job != 0 {
+			jobs = append(jobs, r.job)
+		}
+		if r.rc.Duplicate {
+			n.Metrics.DuplicateReceipts.Add(1)
+		}
+		n.Metrics.Sent.Add(1)
+	}
+	if b.Len() == 0 {
+		return
+	}
+	if err := n.pool.SendBatch(ctx, b).Close(); err != nil {
+		n.log.WarnContext(ctx, "recording statuses sent at once failed; their jobs will send them again", "err", err)
+		return
+	}
+	if len(jobs) > 0 {
+		if _, err := n.client.JobDeleteMany(ctx, river.NewJobDeleteManyParams().IDs(jobs...).First(len(jobs))); err != nil {
+			n.log.InfoContext(ctx, "deleting the jobs of statuses already sent failed; they will find them sent", "err", err)
+		}
+	}
+}
+
+// directGrace is how long the job of a status sent at once waits before it may run: far longer than a
+// push takes, short enough that a status whose direct push failed is retried soon.
+const directGrace = 5 * time.Second
 
 // keptPacket is what a row keeps of a packet: its digest and either the bytes or a store reference.
 type keptPacket struct {
@@ -282,11 +358,9 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	// If the process dies in between, the job runs again, finds the row sent and does nothing, so the
 	// job's completion need not share this transaction (completing inside it cost one more round trip
 	// and one unbatched update of river_job per packet).
-	const markSent = `UPDATE exchange_outbox SET state = 'sent', attempts = attempts + 1, axis_id = $2, accepted_at = $3,
-		receipt = $4, last_error = '', updated_at = $5 WHERE message_id = $1 AND state = 'queued'`
 	if r.kind == string(edxml.KindEdoc) && n.cfg.Recorder != nil && r.docID != "" {
 		err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, markSent, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now()); err != nil {
+			if _, err := tx.Exec(ctx, markSentSQL, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now()); err != nil {
 				return err
 			}
 			if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, r.docID, r.recipient, "sent", "axis id "+rc.ID); err != nil {
@@ -295,7 +369,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return nil
 		})
 	} else {
-		_, err = n.pool.Exec(ctx, markSent, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now())
+		_, err = n.pool.Exec(ctx, markSentSQL, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now())
 	}
 	if err != nil {
 		return err
@@ -303,6 +377,10 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	n.Metrics.Sent.Add(1)
 	return nil
 }
+
+// markSentSQL records that the axis accepted a queued packet.
+const markSentSQL = `UPDATE exchange_outbox SET state = 'sent', attempts = attempts + 1, axis_id = $2, accepted_at = $3,
+	receipt = $4, last_error = '', updated_at = $5 WHERE message_id = $1 AND state = 'queued'`
 
 // fail writes the failed-deliveries row and moves the outbox row to state (failed or expired).
 func (n *Node) fail(ctx context.Context, job *river.Job[DeliverArgs], r outboxRow, reason, lastErr, state string) error {
