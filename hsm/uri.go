@@ -153,9 +153,10 @@ func (u *URI) parseAttrs(s string, sep byte, known map[string]bool, allowed func
 	return nil
 }
 
-// isVendorName: RFC 7512 pk11-v-attr-nm = "x-" 1*(ALPHA / DIGIT / "-" / "_").
+// isVendorName: RFC 7512 pk11-v-attr-nm = "x-" 1*(ALPHA / DIGIT / "-" / "_"), the "x-" case-insensitive
+// as every ABNF string literal.
 func isVendorName(name string) bool {
-	if len(name) < 3 || !strings.HasPrefix(name, "x-") {
+	if len(name) < 3 || !strings.EqualFold(name[:2], "x-") {
 		return false
 	}
 	for i := 2; i < len(name); i++ {

@@ -44,6 +44,8 @@ func TestParseURIRFCExamples(t *testing.T) {
 		{"pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate;type=cert", func(u *URI) bool {
 			return u.Token == "Name with a small A with acute: á"
 		}},
+		// "x-" is case-insensitive like every ABNF literal.
+		{"pkcs11:token=a;X-Slot-Hint=2", func(u *URI) bool { return u.Vendor["X-Slot-Hint"] == "2" }},
 		// Our contract form, with a Vietnamese label and an "x-" vendor attribute.
 		{"pkcs11:token=docsign;object=Con%20d%E1%BA%A5u;id=%01;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=env:LEADER_PIN&x-note=a", func(u *URI) bool {
 			return u.Object == "Con dấu" && u.PINSource == "env:LEADER_PIN" && u.VendorQuery["x-note"] == "a" && u.Vendor == nil
