@@ -102,6 +102,15 @@ func (h *Hub) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	} {
 		fmt.Fprintf(w, "# HELP lienthong_axis_%s %s.\n# TYPE lienthong_axis_%s gauge\nlienthong_axis_%s %d\n", m.name, m.help, m.name, m.name, m.v)
 	}
+	for _, m := range []struct {
+		name, help string
+		v          int64
+	}{
+		{"purged_packets_total", "acknowledged packets removed by the retention", h.purgedPackets.Load()},
+		{"purged_segments_total", "segment files removed by the retention", h.purgedSegments.Load()},
+	} {
+		fmt.Fprintf(w, "# HELP lienthong_axis_%s %s.\n# TYPE lienthong_axis_%s counter\nlienthong_axis_%s %d\n", m.name, m.help, m.name, m.name, m.v)
+	}
 }
 
 func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,6 +79,8 @@ type Hub struct {
 	tokens map[[32]byte]string // token hash → node code
 	push   map[string]string   // node code → push URL
 	known  map[string]bool     // node codes
+
+	purgedPackets, purgedSegments atomic.Int64 // by Purge, since start (metrics)
 
 	notify   chan pushNote
 	wg       sync.WaitGroup
@@ -177,6 +180,7 @@ func (h *Hub) Purge(ctx context.Context, before time.Time) (Purged, error) {
 			return res, fmt.Errorf("hub: removing packets past the retention: %w", err)
 		}
 		res.Packets += int(tag.RowsAffected())
+		h.purgedPackets.Add(tag.RowsAffected())
 		if tag.RowsAffected() < 5000 {
 			break
 		}
@@ -195,6 +199,7 @@ func (h *Hub) Purge(ctx context.Context, before time.Time) (Purged, error) {
 	}
 	removed, err := h.blob.Prune(referenced)
 	res.Segments = len(removed)
+	h.purgedSegments.Add(int64(res.Segments))
 	return res, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -486,6 +487,17 @@ func TestPurge(t *testing.T) {
 	ackAll(cn)
 	if res, err := b.hub.Purge(ctx, time.Now().Add(time.Hour)); err != nil || res.Packets != 1 {
 		t.Fatalf("after C01's acknowledgement: %+v %v", res, err)
+	}
+	resp, err := http.Get(b.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"lienthong_axis_purged_packets_total 3\n", "lienthong_axis_purged_segments_total 1\n"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
 	}
 }
 
