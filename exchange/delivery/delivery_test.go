@@ -233,6 +233,17 @@ func (e *env) waitingEdocs(code string) int {
 	return len(items)
 }
 
+// sendAll issues documents 1..n from `from` to `to` and waits until the axis holds all of them.
+func (e *env) sendAll(from, to string, n int) {
+	e.t.Helper()
+	for i := 1; i <= n; i++ {
+		e.send(from, i, to)
+	}
+	waitFor(e.t, 60*time.Second, "the documents at the hub", func() bool {
+		return count(e.t, e.pools[from], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent' AND kind = 'edoc' AND recipient = $1`, to) == n
+	})
+}
+
 func (e *env) attachment(i int) []byte {
 	b := []byte("%PDF-1.7 " + strconv.Itoa(i) + "\n")
 	for len(b) < e.attach {
@@ -517,12 +528,7 @@ func TestOneRefusedFilingDoesNotBlockTheBatch(t *testing.T) {
 		}
 	}}, "A01", "B01")
 	ctx := context.Background()
-	for i := 1; i <= 6; i++ {
-		e.send("A01", i, "B01")
-	}
-	waitFor(t, 60*time.Second, "all packets at the hub", func() bool {
-		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 6
-	})
+	e.sendAll("A01", "B01", 6)
 	b := e.nodes["B01"]
 	n, err := b.Pull(ctx, edxml.KindEdoc)
 	if err == nil || n != 5 {
@@ -566,12 +572,7 @@ func TestAckFallsBackWithoutTheBatchRoute(t *testing.T) {
 	}
 	e := setup(t, opts{wrap: old, noStart: map[string]bool{"B01": true}}, "A01", "B01")
 	ctx := context.Background()
-	for i := 1; i <= 3; i++ {
-		e.send("A01", i, "B01")
-	}
-	waitFor(t, 60*time.Second, "all packets at the hub", func() bool {
-		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 3
-	})
+	e.sendAll("A01", "B01", 3)
 	b := e.nodes["B01"]
 	if n, err := b.Pull(ctx, edxml.KindEdoc); err != nil || n != 3 {
 		t.Fatalf("pull: handled %d, %v; want 3", n, err)
@@ -617,12 +618,7 @@ func TestPushNotificationsTriggerPulls(t *testing.T) {
 func TestStatusRepliesGoOutAtOnce(t *testing.T) {
 	t.Parallel()
 	e := setup(t, opts{noStart: map[string]bool{"B01": true}}, "A01", "B01")
-	for i := 1; i <= 3; i++ {
-		e.send("A01", i, "B01")
-	}
-	waitFor(t, 60*time.Second, "the documents at the hub", func() bool {
-		return count(t, e.pools["A01"], `SELECT count(*) FROM exchange_outbox WHERE state = 'sent'`) == 3
-	})
+	e.sendAll("A01", "B01", 3)
 	if n, err := e.nodes["B01"].Pull(context.Background(), edxml.KindEdoc); err != nil || n != 3 {
 		t.Fatalf("pull: %d, %v", n, err)
 	}
