@@ -32,6 +32,7 @@ type fakeModule struct {
 	nullSign  bool          // Sign returns zeros at once: measures the pool path alone
 	signGate  chan struct{} // when set, Sign announces itself on signIn and waits for the gate
 	signIn    chan struct{}
+	onSign    func()           // called by every C_Sign that signs, outside the lock
 	failNext  map[string][]CKR // per-method queue of errors to return once each
 	calls     map[string]int
 	maxOpen   int
@@ -426,7 +427,7 @@ func (f *fakeModule) SignInit(sh sessionHandle, m mechanism, key objectHandle) e
 
 func (f *fakeModule) Sign(sh sessionHandle, data []byte) ([]byte, error) {
 	f.mu.Lock()
-	delay, gate, in := f.signDelay, f.signGate, f.signIn
+	delay, gate, in, hook := f.signDelay, f.signGate, f.signIn, f.onSign
 	if err := f.enter("Sign"); err != nil {
 		if s, ok := f.sessions[sh]; ok {
 			s.active = false
@@ -455,6 +456,9 @@ func (f *fakeModule) Sign(sh sessionHandle, data []byte) ([]byte, error) {
 		return make([]byte, 64), nil
 	}
 	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	time.Sleep(delay) // a slow token
 	if gate != nil {
 		in <- struct{}{}

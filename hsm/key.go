@@ -13,7 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -54,6 +56,26 @@ type Key struct {
 	fatal   error // a PIN failure during recovery: never log in again
 	closed  bool
 	poolCap int
+
+	qmu     sync.Mutex // guards queue and runners
+	queue   []*signReq // signatures waiting for a session runner, oldest first
+	runners int        // goroutines serving the queue, at most poolCap
+}
+
+// signReq is one signature handed to a session runner; done is buffered so that a runner never waits
+// for a caller that gave up.
+type signReq struct {
+	ctx     context.Context
+	m       mechanism
+	data    []byte
+	done    chan signDone
+	started atomic.Bool // a runner took it: giving up no longer keeps it off the token
+}
+
+type signDone struct {
+	sig   []byte
+	epoch uint64
+	err   error
 }
 
 type pooled struct {
@@ -487,7 +509,7 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 // retries once; it never logs in twice for one failure and never retries a wrong PIN.
 func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
-		sig, epoch, err := k.signPooled(ctx, m, data)
+		sig, epoch, err := k.signQueued(ctx, m, data)
 		if err == nil {
 			return sig, nil
 		}
@@ -513,6 +535,77 @@ func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, er
 				return nil, rerr
 			}
 		}
+	}
+}
+
+// signQueued signs on the caller's goroutine when a session is free and nobody waits, and otherwise
+// queues the signature for a runner, a goroutine that signs queued requests back to back. When callers
+// only took turns at the sessions, the token sat idle after each signature until the next waiter was
+// woken on another thread (≈ 0.1 ms on the test VM, an eighth of an RSA-2048 signature on SoftHSM); a
+// runner picks the next request up as soon as C_Sign returns, so a batch keeps the token busy while
+// callers prepare and finish their documents.
+func (k *Key) signQueued(ctx context.Context, m mechanism, data []byte) ([]byte, uint64, error) {
+	k.qmu.Lock()
+	if len(k.queue) == 0 && k.runners < k.poolCap {
+		k.runners++ // this goroutine is the runner for its own signature
+		k.qmu.Unlock()
+		sig, epoch, err := k.signPooled(ctx, m, data)
+		k.qmu.Lock()
+		handOver := len(k.queue) > 0
+		if !handOver {
+			k.runners--
+		}
+		k.qmu.Unlock()
+		if handOver {
+			// Others queued meanwhile: a runner takes over this slot, and yielding lets it reach the
+			// token now instead of after this caller's own work.
+			go k.runQueue()
+			runtime.Gosched()
+		}
+		return sig, epoch, err
+	}
+	r := &signReq{ctx: ctx, m: m, data: data, done: make(chan signDone, 1)}
+	k.queue = append(k.queue, r)
+	start := k.runners < k.poolCap
+	if start {
+		k.runners++
+	}
+	k.qmu.Unlock()
+	if start {
+		go k.runQueue()
+	}
+	select {
+	case d := <-r.done:
+		return d.sig, d.epoch, d.err
+	case <-ctx.Done():
+		if r.started.Load() {
+			return nil, 0, wrapf(ErrTokenBusy, ctx.Err(), "token %q: the signature did not finish in time", k.tokenLabel)
+		}
+		return nil, 0, wrapf(ErrTokenBusy, ctx.Err(), "token %q: no signing session became free", k.tokenLabel)
+	}
+}
+
+// runQueue serves queued signatures until the queue is empty.
+func (k *Key) runQueue() {
+	for {
+		k.qmu.Lock()
+		if len(k.queue) == 0 {
+			k.runners--
+			k.qmu.Unlock()
+			return
+		}
+		r := k.queue[0]
+		k.queue[0] = nil
+		k.queue = k.queue[1:]
+		k.qmu.Unlock()
+		var d signDone
+		if err := r.ctx.Err(); err != nil {
+			d.err = wrapf(ErrTokenBusy, err, "token %q: no signing session became free", k.tokenLabel)
+		} else {
+			r.started.Store(true)
+			d.sig, d.epoch, d.err = k.signPooled(r.ctx, r.m, r.data)
+		}
+		r.done <- d
 	}
 }
 

@@ -9,7 +9,10 @@ import (
 	"crypto/sha512"
 	"errors"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -405,6 +408,70 @@ func TestRecoveryFake(t *testing.T) {
 			t.Fatalf("first signer: %v", err)
 		}
 	})
+	t.Run("ok/queued-signers-get-their-own-signatures", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f, WithPoolSize(1))
+		gate, in := make(chan struct{}), make(chan struct{}, 16)
+		f.mu.Lock()
+		f.signGate, f.signIn = gate, in
+		f.mu.Unlock()
+		signs := f.count("Sign")
+		var onRunner atomic.Int32
+		f.mu.Lock()
+		f.onSign = func() {
+			// The queued signatures must be started by a runner right after the previous one, not by
+			// their callers' goroutines once the scheduler gets round to them.
+			buf := make([]byte, 64<<10)
+			if strings.Contains(string(buf[:runtime.Stack(buf, false)]), ").runQueue(") {
+				onRunner.Add(1)
+			}
+		}
+		f.mu.Unlock()
+		type answer struct {
+			i   int
+			sig []byte
+			err error
+		}
+		answers := make(chan answer, 6)
+		digest := func(i int) []byte { d := sha256.Sum256([]byte{byte(i)}); return d[:] }
+		sign := func(ctx context.Context, i int) {
+			sig, err := k.SignContext(ctx, digest(i), crypto.SHA256)
+			answers <- answer{i, sig, err}
+		}
+		go sign(context.Background(), 0)
+		<-in // the only session is inside C_Sign for signer 0
+		gaveUp, cancel := context.WithCancel(context.Background())
+		for i := 1; i <= 5; i++ {
+			ctx := context.Background()
+			if i == 3 {
+				ctx = gaveUp
+			}
+			go sign(ctx, i)
+		}
+		waitQueued(t, k, 5)
+		cancel() // signer 3 gives up while queued: its digest must never reach the token
+		a := <-answers
+		if a.i != 3 || !errors.Is(a.err, ErrTokenBusy) || !errors.Is(a.err, context.Canceled) {
+			t.Fatalf("signer %d: %v, want signer 3 to give up with ErrTokenBusy", a.i, a.err)
+		}
+		close(gate)
+		for range 5 {
+			a := <-answers
+			if a.err != nil {
+				t.Fatalf("signer %d: %v", a.i, a.err)
+			}
+			if !verify(k.Public(), digest(a.i), a.sig) {
+				t.Fatalf("signer %d got a signature that is not over its own digest", a.i)
+			}
+		}
+		if n := f.count("Sign") - signs; n != 5 {
+			t.Fatalf("%d C_Sign calls, want 5 (the one that gave up while queued is skipped)", n)
+		}
+		if n := onRunner.Load(); n != 4 {
+			t.Fatalf("%d of the 4 queued signatures were made by a session runner", n)
+		}
+	})
 	t.Run("ok/close-then-sign", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, false, true)
@@ -497,5 +564,21 @@ func TestListTokensToleratesABusyToken(t *testing.T) {
 	toks, err = ListTokens(context.Background(), u.ModulePath, ListOptions{Objects: true, Login: u})
 	if err != nil || len(toks) != 1 || toks[0].ObjectsError != "" || !toks[0].LoggedIn || len(toks[0].Objects) == 0 {
 		t.Fatalf("once free: %v %+v", err, toks)
+	}
+}
+
+// waitQueued waits until n signatures wait for a session runner.
+func waitQueued(t *testing.T, k *Key, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		k.qmu.Lock()
+		q := len(k.queue)
+		k.qmu.Unlock()
+		if q == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d signatures queued, want %d", q, n)
+		}
 	}
 }
