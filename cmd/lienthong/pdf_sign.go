@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/internal/apperr"
 	"github.com/lienthong/lienthong/signing/appearance"
 	"github.com/lienthong/lienthong/signing/cms/tsp"
@@ -56,27 +57,13 @@ func runPDFSign(ctx context.Context, e env, args []string) int {
 	fs.SetOutput(e.Stderr)
 	fs.Usage = func() { fmt.Fprint(e.Stderr, pdfSignUsage); fs.PrintDefaults() }
 	var f pdfSignFlags
-	fs.StringVar(&f.key, "key", "", "PKCS#11 URI of the signing key, or file:KEY.pem (tests)")
-	fs.StringVar(&f.cert, "cert", "", "PEM signer certificate (first) and chain; required with file: keys, overrides the token's")
-	fs.StringVar(&f.chain, "chain", "", "PEM intermediate certificates to embed after the signer's")
+	pdfSignCommonFlags(fs, &f)
 	fs.StringVar(&f.in, "in", "", "input PDF")
 	fs.StringVar(&f.out, "out", "", "output PDF (must differ from --in)")
 	fs.StringVar(&f.field, "field", "", "signature field to sign into (an existing empty one) or to create")
-	fs.StringVar(&f.image, "image", "", "PNG image for a visible signature (signer's handwriting or organisation's seal)")
-	fs.IntVar(&f.page, "page", 1, "page (1-based) of a new visible signature")
-	fs.StringVar(&f.rect, "rect", "", "x1,y1,x2,y2 in points from the page's lower left corner")
 	fs.StringVar(&f.sealOver, "seal-over", "", "place --image over the left third of this earlier signature field's image")
 	fs.StringVar(&f.size, "size", "100,100", "W,H in points of the seal for --seal-over (real seal size)")
-	fs.StringVar(&f.stamp, "stamp", "", "text stamp at the top right of page 1: attachment or copy")
 	fs.StringVar(&f.number, "number", "", "number and notation for --stamp attachment, e.g. 05/QĐ-UBND")
-	fs.StringVar(&f.copyKind, "copy-kind", "SAO Y", "for --stamp copy: SAO Y, SAO LỤC or TRÍCH SAO")
-	fs.StringVar(&f.copyOrg, "copy-org", "", "for --stamp copy: the copying organisation")
-	fs.StringVar(&f.reason, "reason", "", "reason for signing")
-	fs.StringVar(&f.location, "location", "", "signing location")
-	fs.StringVar(&f.contact, "contact", "", "contact information")
-	fs.IntVar(&f.certify, "certify", 0, "certify the document with DocMDP permissions 1, 2 or 3 (first signature only)")
-	fs.StringVar(&f.tsa, "tsa", "", "RFC 3161 timestamp authority URL (needed for B-T and B-LT)")
-	fs.StringVar(&f.level, "level", "", "PAdES level B-B, B-T or B-LT (default B-B, or B-T with --tsa)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -115,6 +102,26 @@ func runPDFSign(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
+// pdfSignCommonFlags registers the flags pdf sign and pdf sign-batch share: the key and everything that
+// is the same for every document of a batch.
+func pdfSignCommonFlags(fs *flag.FlagSet, f *pdfSignFlags) {
+	fs.StringVar(&f.key, "key", "", "PKCS#11 URI of the signing key, or file:KEY.pem (tests)")
+	fs.StringVar(&f.cert, "cert", "", "PEM signer certificate (first) and chain; required with file: keys, overrides the token's")
+	fs.StringVar(&f.chain, "chain", "", "PEM intermediate certificates to embed after the signer's")
+	fs.StringVar(&f.image, "image", "", "PNG image for a visible signature (signer's handwriting or organisation's seal)")
+	fs.IntVar(&f.page, "page", 1, "page (1-based) of a new visible signature")
+	fs.StringVar(&f.rect, "rect", "", "x1,y1,x2,y2 in points from the page's lower left corner")
+	fs.StringVar(&f.stamp, "stamp", "", "text stamp at the top right of page 1: attachment or copy")
+	fs.StringVar(&f.copyKind, "copy-kind", "SAO Y", "for --stamp copy: SAO Y, SAO LỤC or TRÍCH SAO")
+	fs.StringVar(&f.copyOrg, "copy-org", "", "for --stamp copy: the copying organisation")
+	fs.StringVar(&f.reason, "reason", "", "reason for signing")
+	fs.StringVar(&f.location, "location", "", "signing location")
+	fs.StringVar(&f.contact, "contact", "", "contact information")
+	fs.IntVar(&f.certify, "certify", 0, "certify the document with DocMDP permissions 1, 2 or 3 (first signature only)")
+	fs.StringVar(&f.tsa, "tsa", "", "RFC 3161 timestamp authority URL (needed for B-T and B-LT)")
+	fs.StringVar(&f.level, "level", "", "PAdES level B-B, B-T or B-LT (default B-B, or B-T with --tsa)")
+}
+
 // pdfSignMessage is the message for the operator: the clerk-safe detail followed by its cause (the
 // hsm package guarantees no PIN in any error text; our own causes name files and offsets).
 func pdfSignMessage(err error) string {
@@ -133,9 +140,33 @@ func pdfUsageErr(format string, a ...any) error {
 }
 
 func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
+	o, closeKey, err := pdfSignOptions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	defer closeKey()
+	return pades.SignFile(ctx, f.in, f.out, o)
+}
+
+// pdfSignOptions turns the flags into signing options and opens the key; the caller closes it.
+func pdfSignOptions(ctx context.Context, f pdfSignFlags, keyOpts ...hsm.Option) (pades.Options, func(), error) {
+	o, err := pdfAppearanceOptions(f)
+	if err != nil {
+		return pades.Options{}, nil, err
+	}
+	signer, chain, closeKey, err := loadSigningKey(ctx, f.key, f.cert, f.chain, keyOpts...)
+	if err != nil {
+		return pades.Options{}, nil, err
+	}
+	o.Signer, o.Chain = signer, chain
+	return o, closeKey, nil
+}
+
+// pdfAppearanceOptions is everything of pdfSignOptions but the key.
+func pdfAppearanceOptions(f pdfSignFlags) (pades.Options, error) {
 	o := pades.Options{Field: f.field, Page: f.page, Reason: f.reason, Location: f.location, ContactInfo: f.contact, Certify: f.certify}
 	if f.certify < 0 || f.certify > 3 {
-		return nil, pdfUsageErr("--certify must be 1, 2 or 3")
+		return o, pdfUsageErr("--certify must be 1, 2 or 3")
 	}
 	switch strings.ToUpper(f.level) {
 	case "":
@@ -146,7 +177,7 @@ func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
 	case "B-B", "B-T", "B-LT":
 		o.Level = pades.Level(strings.ToUpper(f.level))
 	default:
-		return nil, pdfUsageErr("--level must be B-B, B-T or B-LT")
+		return o, pdfUsageErr("--level must be B-B, B-T or B-LT")
 	}
 	if f.tsa != "" {
 		o.TSA = (&tsp.Client{URL: f.tsa}).Timestamp
@@ -157,39 +188,39 @@ func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
 	if f.rect != "" {
 		r, err := pdfParseFloats(f.rect, 4)
 		if err != nil {
-			return nil, pdfUsageErr("--rect must be x1,y1,x2,y2 in points")
+			return o, pdfUsageErr("--rect must be x1,y1,x2,y2 in points")
 		}
 		o.Rect = [4]float64{r[0], r[1], r[2], r[3]}
 	}
 	// Appearance.
 	switch {
 	case f.stamp != "" && f.image != "":
-		return nil, pdfUsageErr("--stamp and --image exclude each other (Decree 30: attachments and copies carry no image)")
+		return o, pdfUsageErr("--stamp and --image exclude each other (Decree 30: attachments and copies carry no image)")
 	case f.stamp != "":
 		var lines string
 		switch f.stamp {
 		case "attachment":
 			if f.number == "" {
-				return nil, pdfUsageErr("--stamp attachment needs --number (the document's number and notation)")
+				return o, pdfUsageErr("--stamp attachment needs --number (the document's number and notation)")
 			}
 			lines = f.number
 		case "copy":
 			if f.copyOrg == "" {
-				return nil, pdfUsageErr("--stamp copy needs --copy-org (the copying organisation)")
+				return o, pdfUsageErr("--stamp copy needs --copy-org (the copying organisation)")
 			}
 			switch k := appearance.CopyKind(strings.ToUpper(f.copyKind)); k {
 			case appearance.CopyExact, appearance.CopyExtract, appearance.CopyTransc:
 				f.copyKind = string(k)
 			default:
-				return nil, pdfUsageErr("--copy-kind must be SAO Y, SAO LỤC or TRÍCH SAO")
+				return o, pdfUsageErr("--copy-kind must be SAO Y, SAO LỤC or TRÍCH SAO")
 			}
 			lines = f.copyKind + f.copyOrg
 		default:
-			return nil, pdfUsageErr("--stamp must be attachment or copy")
+			return o, pdfUsageErr("--stamp must be attachment or copy")
 		}
 		font, err := appearance.DefaultFont(lines + "Số: Thời gian ký")
 		if err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, "font_missing", "no font for the Vietnamese text stamp; install fonts-liberation2", err)
+			return o, apperr.Wrap(apperr.Unavailable, "font_missing", "no font for the Vietnamese text stamp; install fonts-liberation2", err)
 		}
 		now := time.Now()
 		o.Now = func() time.Time { return now }
@@ -201,30 +232,24 @@ func pdfSign(ctx context.Context, f pdfSignFlags) (*pades.Result, error) {
 	case f.image != "":
 		img, err := appearance.LoadPNG(f.image)
 		if err != nil {
-			return nil, err
+			return o, err
 		}
 		o.Appearance = &appearance.Image{Img: img}
 		if f.sealOver != "" {
 			sz, err := pdfParseFloats(f.size, 2)
 			if err != nil || sz[0] <= 0 || sz[1] <= 0 {
-				return nil, pdfUsageErr("--size must be W,H in points")
+				return o, pdfUsageErr("--size must be W,H in points")
 			}
 			page, rect, err := pdfWidgetRect(f.in, f.sealOver)
 			if err != nil {
-				return nil, err
+				return o, err
 			}
 			o.Page, o.Rect = page, appearance.SealRect(rect, sz[0], sz[1])
 		} else if o.Rect == [4]float64{} && f.field == "" {
-			return nil, pdfUsageErr("--image needs --rect x1,y1,x2,y2, --seal-over FIELD, or --field naming an existing field")
+			return o, pdfUsageErr("--image needs --rect x1,y1,x2,y2, --seal-over FIELD, or --field naming an existing field")
 		}
 	}
-	signer, chain, closeKey, err := loadSigningKey(ctx, f.key, f.cert, f.chain)
-	if err != nil {
-		return nil, err
-	}
-	defer closeKey()
-	o.Signer, o.Chain = signer, chain
-	return pades.SignFile(ctx, f.in, f.out, o)
+	return o, nil
 }
 
 func pdfParseFloats(s string, n int) ([]float64, error) {

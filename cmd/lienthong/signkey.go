@@ -15,7 +15,7 @@ import (
 // loadSigningKey opens the key named by --key for `pdf sign` and `cms sign`: a PKCS#11 URI through
 // hsm.Open (the certificate comes from the token unless certPath is given), or file:KEY.pem for tests
 // (which needs certPath). chainPath adds issuer certificates. The returned func closes the key.
-func loadSigningKey(ctx context.Context, key, certPath, chainPath string) (crypto.Signer, []*x509.Certificate, func(), error) {
+func loadSigningKey(ctx context.Context, key, certPath, chainPath string, keyOpts ...hsm.Option) (crypto.Signer, []*x509.Certificate, func(), error) {
 	var certs, extra []*x509.Certificate
 	var err error
 	if certPath != "" {
@@ -30,7 +30,7 @@ func loadSigningKey(ctx context.Context, key, certPath, chainPath string) (crypt
 	}
 	switch {
 	case strings.HasPrefix(key, "pkcs11:"):
-		k, err := hsm.Open(ctx, key)
+		k, err := hsm.Open(ctx, key, keyOpts...)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -235,9 +235,32 @@ func classifySignError(err error) error {
 }
 
 // SignFile signs the file inPath into outPath. The output is written to a temporary file in outPath's
-// folder and renamed into place, so outPath is either the whole signed file or untouched; inPath is
-// only read.
+// folder, synced and renamed into place, so outPath is either the whole signed file or untouched;
+// inPath is only read.
 func SignFile(ctx context.Context, inPath, outPath string, o Options) (*Result, error) {
+	p, err := SignPending(ctx, inPath, outPath, o, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Commit(); err != nil {
+		return nil, err
+	}
+	// Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
+	SyncDir(filepath.Dir(outPath))
+	return p.Result, nil
+}
+
+// Pending is a signed output in a temporary file beside its final name (hidden, ".NAME.*.tmp"), not
+// yet in place: Commit renames it, Discard removes it. A batch signs many, makes them durable with one
+// flush of the file system, and only then commits them.
+type Pending struct {
+	Result   *Result
+	tmp, out string
+}
+
+// SignPending signs inPath into a temporary file next to outPath and closes it, synced to disk first
+// when sync is set (a caller that will flush the whole file system before Commit needs not).
+func SignPending(ctx context.Context, inPath, outPath string, o Options, sync bool) (*Pending, error) {
 	f, err := os.Open(inPath)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Invalid, "pades_input", "cannot open the input PDF", err)
@@ -257,36 +280,43 @@ func SignFile(ctx context.Context, inPath, outPath string, o Options) (*Result, 
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Invalid, "pades_output", "cannot create the output file", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	p := &Pending{tmp: tmp.Name(), out: outPath}
 	res, err := Sign(ctx, f, st.Size(), tmp, o)
+	if err == nil && sync {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(p.tmp, 0o644)
+	}
 	if err != nil {
+		p.Discard()
 		return nil, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return nil, err
+	p.Result = res
+	return p, nil
+}
+
+// Commit renames the temporary file to its final name; on failure the temporary file is removed.
+func (p *Pending) Commit() error {
+	if err := os.Rename(p.tmp, p.out); err != nil {
+		p.Discard()
+		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp.Name(), outPath); err != nil {
-		return nil, err
-	}
-	ok = true
-	// Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
-	if d, err := os.Open(filepath.Dir(outPath)); err == nil {
+	return nil
+}
+
+// Discard removes the temporary file.
+func (p *Pending) Discard() { _ = os.Remove(p.tmp) }
+
+// SyncDir makes the renames into dir durable (best effort: a failure leaves complete files).
+func SyncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
-	return res, nil
 }
 
 // prepare builds the update: the signature dictionary, the field and widget, page /Annots, AcroForm

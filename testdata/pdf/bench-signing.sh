@@ -20,23 +20,7 @@ q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; }
 
 python3 "$ROOT/testdata/pdf/raw.py" large large.pdf "$MIB"
 
-# A test PKI: P-256 root, RSA-2048 signer.
-q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 30 \
-  -subj "/CN=Bench Root CA/O=Lienthong" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' > leaf.ext
-q openssl req -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.csr -subj "/CN=Bench Signer/O=Lienthong"
-q openssl x509 -req -in rsa.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out rsa.pem -days 30 -extfile leaf.ext
-
-# The same key on a private SoftHSM token.
-export SOFTHSM2_CONF="$W/softhsm2.conf"
-mkdir tokens && echo "directories.tokendir = $W/tokens" > "$SOFTHSM2_CONF"
-q softhsm2-util --init-token --free --label bench --pin 1234 --so-pin 5678
-q openssl pkcs8 -topk8 -nocrypt -in rsa.key -out rsa.p8
-q softhsm2-util --import rsa.p8 --token bench --label signer --id 01 --pin 1234
-q openssl x509 -in rsa.pem -outform DER -out rsa.der
-q pkcs11-tool --module "$MODULE" --token-label bench --login --pin 1234 --write-object rsa.der --type cert --id 01 --label signer
-printf '1234\n' > pin && chmod 600 pin
-URI="pkcs11:token=bench;object=signer;id=%01?module-path=$MODULE&pin-source=file:$W/pin"
+. "$ROOT/testdata/pdf/bench-pki.sh" # rsa.key/rsa.pem signed by ca.pem; the same key on SoftHSM as $URI
 
 # The same key in an NSS database for pdfsig.
 q openssl pkcs12 -export -inkey rsa.key -in rsa.pem -certfile ca.pem -name signer -out rsa.p12 -passout pass:p
