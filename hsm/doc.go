@@ -35,7 +35,9 @@
 // session; one that fails because the login was lost (CKR_USER_NOT_LOGGED_IN, stale handles) logs in
 // again once and retries once; one that fails because the token went away reconnects once (finding the
 // token again by serial/label, Finalize+Initialize when no other Key uses the module) and retries once.
-// Concurrent signers that saw the same failure share one recovery.
+// Concurrent signers that saw the same failure share one recovery. A signer that finds every session
+// busy is queued, and runner goroutines sign queued requests back to back, so a token with one session
+// never waits for the next caller to be scheduled.
 //
 // Errors are exported sentinels usable with errors.Is (ErrModuleNotFound, ErrTokenNotFound,
 // ErrKeyNotFound, ErrCertificateMissing, ErrWrongPIN, ErrPINLocked, ErrPINFinalTry, ErrTokenRemoved, …);
