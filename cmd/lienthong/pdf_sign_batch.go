@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ const pdfSignBatchUsage = `usage: lienthong pdf sign-batch --key URI --out-dir D
 
 Signs every IN.pdf into DIR under the same name, each as pdf sign does: an incremental update written
 whole or not at all, the input never changed. The key is opened once (one login, one PIN) and
---workers documents are prepared and finished while the token signs another, so a batch runs close
+--workers documents are read, prepared and written while the token signs others, so a batch runs close
 to the token's own signing rate. The appearance and level flags apply to every document; per-document
 flags (--field, --seal-over, --stamp attachment) belong to pdf sign.
 
@@ -69,7 +70,7 @@ func runPDFSignBatch(ctx context.Context, e env, args []string) int {
 	var f pdfSignFlags
 	pdfSignCommonFlags(fs, &f)
 	outDir := fs.String("out-dir", "", "folder for the signed files (created if missing); must not hold the inputs")
-	workers := fs.Int("workers", 2, "documents in progress at once: one on the token, the others being prepared")
+	workers := fs.Int("workers", 0, "documents in progress at once (default: the token's sessions + 2, so two are read, prepared or written while each session signs)")
 	sessions := fs.Int("sessions", 0, "token sessions to sign with (default: the hsm default; 1 for a USB token)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
 	inputs, err := parseInterspersed(fs, args)
@@ -87,8 +88,8 @@ func runPDFSignBatch(ctx context.Context, e env, args []string) int {
 	case f.key == "" || *outDir == "" || len(inputs) == 0:
 		fs.Usage()
 		return fail("--key, --out-dir and at least one input PDF are required")
-	case *workers < 1 || *sessions < 0:
-		return fail("--workers must be at least 1 and --sessions not negative")
+	case *workers < 0 || *sessions < 0:
+		return fail("--workers and --sessions must not be negative")
 	case f.stamp == "attachment":
 		return fail("--stamp attachment carries each document's own number: use pdf sign per document")
 	}
@@ -109,6 +110,12 @@ func runPDFSignBatch(ctx context.Context, e env, args []string) int {
 		return exitNo
 	}
 	defer closeKey()
+	if *workers == 0 {
+		*workers = runtime.GOMAXPROCS(0) + 1
+		if k, ok := o.Signer.(*hsm.Key); ok {
+			*workers = k.PoolSize() + 2
+		}
+	}
 	start := time.Now()
 	signBatch(ctx, files, o, *workers)
 	sum := batchSummary{Seconds: time.Since(start).Seconds(), Workers: *workers, Files: files}

@@ -37,7 +37,7 @@ func TestPDFSignBatchSoftHSM(t *testing.T) {
 		before[in] = fileSum(t, in)
 	}
 	out := filepath.Join(dir, "đã ký")
-	args := append([]string{"pdf", "sign-batch", "--key", seal.URI, "--out-dir", out, "--sessions", "1", "--workers", "3",
+	args := append([]string{"pdf", "sign-batch", "--key", seal.URI, "--out-dir", out, "--sessions", "1",
 		"--stamp", "copy", "--copy-org", "UBND xã Test", "--json"}, inputs...)
 	code, stdout, stderr := runPDF(t, args...)
 	if code != exitNo {
@@ -46,6 +46,9 @@ func TestPDFSignBatchSoftHSM(t *testing.T) {
 	var sum batchSummary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatalf("stdout is not the JSON summary: %q", stdout)
+	}
+	if sum.Workers != 3 {
+		t.Errorf("%d workers, want one session + 2", sum.Workers)
 	}
 	if sum.Signed != 5 || sum.Failed != 1 || sum.Skipped != 0 || len(sum.Files) != len(inputs) {
 		t.Fatalf("summary %+v", sum)
