@@ -11,7 +11,7 @@
 set -eu
 N=${1:-500}
 ROUNDS=${2:-3}
-WORKERS=${3:-2}
+WORKERS=${3:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${LIENTHONG:-$ROOT/bin/lienthong}
 MODULE=${LIENTHONG_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
