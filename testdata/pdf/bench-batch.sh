@@ -13,12 +13,6 @@ N=${1:-500}
 ROUNDS=${2:-3}
 WORKERS=${3:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${LIENTHONG:-$ROOT/bin/lienthong}
-MODULE=${LIENTHONG_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; }
 . "$ROOT/testdata/pdf/bench-pki.sh"
 
 mkdir in

@@ -1,6 +1,13 @@
-# Sourced by the signing benchmarks, in their work folder, with $W, $MODULE and q() set: a test PKI
+# Sourced by the signing benchmarks after they set $ROOT: $BIN (the lienthong binary), a work folder
+# $W (the current folder from here on, removed on exit), q (run quietly, stop on failure), a test PKI
 # (P-256 root ca.pem, RSA-2048 signer rsa.key/rsa.pem) and the same key and certificate on a private
-# SoftHSM token, named by $URI.
+# SoftHSM token ($MODULE), named by $URI.
+BIN=${LIENTHONG:-$ROOT/bin/lienthong}
+MODULE=${LIENTHONG_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; }
 # A test PKI: P-256 root, RSA-2048 signer.
 q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 30 \
   -subj "/CN=Bench Root CA/O=Lienthong" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"

@@ -11,16 +11,9 @@
 set -eu
 MIB=${1:-40}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${LIENTHONG:-$ROOT/bin/lienthong}
-MODULE=${LIENTHONG_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; }
+. "$ROOT/testdata/pdf/bench-pki.sh" # in $W now: rsa.key/rsa.pem signed by ca.pem; the same key on SoftHSM as $URI
 
 python3 "$ROOT/testdata/pdf/raw.py" large large.pdf "$MIB"
-
-. "$ROOT/testdata/pdf/bench-pki.sh" # rsa.key/rsa.pem signed by ca.pem; the same key on SoftHSM as $URI
 
 # The same key in an NSS database for pdfsig.
 q openssl pkcs12 -export -inkey rsa.key -in rsa.pem -certfile ca.pem -name signer -out rsa.p12 -passout pass:p
