@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,10 +38,17 @@ func workerCmd(a ...string) *exec.Cmd {
 
 // TestDemoWithFaults runs the whole scenario with the faulty axis and a killed worker process: every
 // document reaches both recipients exactly once and every status comes back.
+// demoRan: Run makes its own SoftHSM store, and SoftHSM reads its configuration once per process, so
+// one test process runs the demo once (go test -count N repeats the other tests).
+var demoRan atomic.Bool
+
 func TestDemoWithFaults(t *testing.T) {
 	requireSoftHSM(t)
 	if os.Getenv("DATABASE_URL") == "" {
 		t.Skip("DATABASE_URL unset: make test provides a server")
+	}
+	if demoRan.Swap(true) {
+		t.Skip("the demo runs once per test process (one SoftHSM store per process)")
 	}
 	var trail bytes.Buffer
 	sum, err := Run(context.Background(), Options{Documents: 6, Faults: true, Trail: &trail, WorkerCmd: workerCmd, Timeout: 4 * time.Minute})
