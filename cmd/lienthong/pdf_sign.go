@@ -82,11 +82,7 @@ func runPDFSign(ctx context.Context, e env, args []string) int {
 	}
 	res, err := pdfSign(ctx, f)
 	if err != nil {
-		fmt.Fprintf(e.Stderr, "lienthong pdf sign: %s\n", pdfSignMessage(err))
-		if apperr.KindOf(err) == apperr.Invalid {
-			return exitUsage
-		}
-		return exitNo
+		return pdfSignFail(e, "pdf sign", err)
 	}
 	if f.jsonOut {
 		out := map[string]any{
@@ -120,6 +116,16 @@ func pdfSignCommonFlags(fs *flag.FlagSet, f *pdfSignFlags) {
 	fs.IntVar(&f.certify, "certify", 0, "certify the document with DocMDP permissions 1, 2 or 3 (first signature only)")
 	fs.StringVar(&f.tsa, "tsa", "", "RFC 3161 timestamp authority URL (needed for B-T and B-LT)")
 	fs.StringVar(&f.level, "level", "", "PAdES level B-B, B-T or B-LT (default B-B, or B-T with --tsa)")
+}
+
+// pdfSignFail prints err for the operator and returns the exit code: input and usage errors 2, the
+// rest 1.
+func pdfSignFail(e env, cmd string, err error) int {
+	fmt.Fprintf(e.Stderr, "lienthong %s: %s\n", cmd, pdfSignMessage(err))
+	if apperr.KindOf(err) == apperr.Invalid {
+		return exitUsage
+	}
+	return exitNo
 }
 
 // pdfSignMessage is the message for the operator: the clerk-safe detail followed by its cause (the

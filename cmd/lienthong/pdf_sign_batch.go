@@ -103,11 +103,7 @@ func runPDFSignBatch(ctx context.Context, e env, args []string) int {
 	}
 	o, closeKey, err := pdfSignOptions(ctx, f, keyOpts...)
 	if err != nil {
-		fmt.Fprintf(e.Stderr, "lienthong pdf sign-batch: %s\n", pdfSignMessage(err))
-		if apperr.KindOf(err) == apperr.Invalid {
-			return exitUsage
-		}
-		return exitNo
+		return pdfSignFail(e, "pdf sign-batch", err)
 	}
 	defer closeKey()
 	if *workers == 0 {
