@@ -92,6 +92,8 @@ func runPDFSignBatch(ctx context.Context, e env, args []string) int {
 		return fail("--workers and --sessions must not be negative")
 	case f.stamp == "attachment":
 		return fail("--stamp attachment carries each document's own number: use pdf sign per document")
+	case f.image != "" && f.rect == "":
+		return fail("--image needs --page and --rect x1,y1,x2,y2: every document gets its image there")
 	}
 	files, err := batchOutputs(inputs, *outDir)
 	if err != nil {

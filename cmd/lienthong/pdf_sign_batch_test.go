@@ -104,6 +104,7 @@ func TestPDFSignBatchSoftHSM(t *testing.T) {
 			"two inputs, one name":       {[]string{"--out-dir", filepath.Join(dir, "o1"), inputs[0], dup}, "would both be written"},
 			"input in the output folder": {[]string{"--out-dir", other, dup}, "in the output folder"},
 			"attachment stamps":          {[]string{"--out-dir", filepath.Join(dir, "o2"), "--stamp", "attachment", inputs[0]}, "use pdf sign"},
+			"image without a place":      {[]string{"--out-dir", filepath.Join(dir, "o4"), "--image", "seal.png", inputs[0]}, "--image needs --page and --rect"},
 			"no inputs":                  {[]string{"--out-dir", filepath.Join(dir, "o3")}, "at least one input"},
 		} {
 			code, _, stderr := runPDF(t, append([]string{"pdf", "sign-batch", "--key", seal.URI}, tc.args...)...)
