@@ -3,7 +3,9 @@
 //
 // A file holds statements in sqlc's notation: a line "-- name: StatementName" (an optional sqlc kind
 // such as ":one" may follow) starts a statement that runs to the next such line. Text before the first
-// name line is a comment for readers and is ignored. Names are unique across the files of a set.
+// name line is a comment for readers and is ignored, and so are the comment lines just above a name line
+// (they describe the statement that follows, not the one before). Names are unique across the files of
+// a set.
 //
 // A package declares each statement it runs as a package variable (var sqlX = queries.Must("X")), so a
 // missing name fails when the package is initialised, before any test or command runs, and a test asks
@@ -78,7 +80,7 @@ func (s *Set) add(file, text string) error {
 		if name == "" {
 			return nil
 		}
-		q := strings.TrimSpace(body.String())
+		q := trimTrailingComments(body.String())
 		if q == "" {
 			return fmt.Errorf("sqlset: %s: statement %q is empty", where, name)
 		}
@@ -107,6 +109,20 @@ func (s *Set) add(file, text string) error {
 		body.Reset()
 	}
 	return flush()
+}
+
+// trimTrailingComments drops the blank and "--" comment lines at the end of a statement: they stand
+// above the next name line and describe the next statement.
+func trimTrailingComments(body string) string {
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	for len(lines) > 0 {
+		l := strings.TrimSpace(lines[len(lines)-1])
+		if l != "" && !strings.HasPrefix(l, "--") {
+			break
+		}
+		lines = lines[:len(lines)-1]
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 func validName(n string) bool {

@@ -9,11 +9,11 @@ import (
 )
 
 func TestParseNamesBodiesAndKinds(t *testing.T) {
-	s, err := Parse("q.sql", "-- Statements of the register.\n\n-- name: NextNumber :one\nUPDATE c\n  SET last = last + 1\nRETURNING last;\n\n-- name: Ping\nSELECT 1\n")
+	s, err := Parse("q.sql", "-- Statements of the register.\n\n-- name: NextNumber :one\nUPDATE c\n  -- one more\n  SET last = last + 1\nRETURNING last;\n\n-- Ping is what a health check runs.\n-- name: Ping\nSELECT 1\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q := s.Must("NextNumber"); q != "UPDATE c\n  SET last = last + 1\nRETURNING last;" {
+	if q := s.Must("NextNumber"); q != "UPDATE c\n  -- one more\n  SET last = last + 1\nRETURNING last;" {
 		t.Fatalf("NextNumber = %q", q)
 	}
 	if q := s.Must("Ping"); q != "SELECT 1" {
@@ -31,6 +31,7 @@ func TestParseRefusesMistakes(t *testing.T) {
 	for _, c := range []struct{ text, want string }{
 		{"-- name: A\nSELECT 1\n-- name: A\nSELECT 2\n", `"A" is already defined at q.sql:1`},
 		{"-- name: A\n\n-- name: B\nSELECT 2\n", `q.sql:1: statement "A" is empty`},
+		{"-- name: A\n-- only a comment\n-- name: B\nSELECT 2\n", `q.sql:1: statement "A" is empty`},
 		{"-- name:\nSELECT 1\n", "q.sql:1: want"},
 		{"-- name: 1A\nSELECT 1\n", "q.sql:1: want"},
 		{"-- name: A one\nSELECT 1\n", "q.sql:1: want"},
@@ -92,7 +93,8 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for n, st := range s.stmts {
-			if !validName(n) || st.text == "" || st.text != strings.TrimSpace(st.text) {
+			last := st.text[strings.LastIndex(st.text, "\n")+1:]
+			if !validName(n) || st.text == "" || st.text != strings.TrimSpace(st.text) || strings.HasPrefix(strings.TrimSpace(last), "--") {
 				t.Fatalf("statement %q = %q", n, st.text)
 			}
 			if strings.Contains(st.text, "-- name:") && strings.Contains("\n"+st.text, "\n-- name:") {
