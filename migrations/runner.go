@@ -8,10 +8,20 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The runner's own bookkeeping (sql/runner.sql), not migrations: those are the NNN_*.sql files.
+var (
+	sqlLockMigrations        = queries.Must("LockMigrations")
+	sqlEnsureMigrationTable  = queries.Must("EnsureMigrationTable")
+	sqlRecordMigration       = queries.Must("RecordMigration")
+	sqlForgetMigration       = queries.Must("ForgetMigration")
+	sqlListAppliedMigrations = queries.Must("ListAppliedMigrations")
 )
 
 // Migration is one numbered step.
@@ -54,7 +64,9 @@ func parse(fsys fs.FS) ([]Migration, error) {
 	}
 	byVersion := map[int]*Migration{}
 	for _, e := range entries {
-		if e.IsDir() || e.Name() == "embed.go" {
+		// Directories (sql/ holds the runner's own statements) and Go files are not migrations, for when
+		// fsys is the source folder rather than FS.
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".go") {
 			continue
 		}
 		m := fileRe.FindStringSubmatch(e.Name())
@@ -94,12 +106,6 @@ func parse(fsys fs.FS) ([]Migration, error) {
 	}
 	return out, nil
 }
-
-const ensureTable = `CREATE TABLE IF NOT EXISTS lienthong_migration (
-    version    int PRIMARY KEY,
-    name       text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)`
 
 // Up applies every pending migration, each in its own transaction, and returns the versions applied.
 func Up(ctx context.Context, db DB) ([]int, error) {
@@ -202,10 +208,10 @@ func oneStep(ctx context.Context, db DB, all []Migration, plan func([]Migration,
 			_ = tx.Rollback(rctx)
 		}
 	}()
-	if _, err = tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockKey)); err != nil {
+	if _, err = tx.Exec(ctx, sqlLockMigrations, int64(lockKey)); err != nil {
 		return 0, false, fmt.Errorf("migrations: taking the migration lock: %w", err)
 	}
-	if _, err = tx.Exec(ctx, ensureTable); err != nil {
+	if _, err = tx.Exec(ctx, sqlEnsureMigrationTable); err != nil {
 		return 0, false, fmt.Errorf("migrations: creating lienthong_migration: %w", err)
 	}
 	applied, err := appliedVersions(ctx, tx)
@@ -221,12 +227,12 @@ func oneStep(ctx context.Context, db DB, all []Migration, plan func([]Migration,
 		if _, err = tx.Exec(ctx, s.m.Up); err != nil {
 			return 0, false, fmt.Errorf("migrations: applying %03d_%s: %w", s.m.Version, s.m.Name, err)
 		}
-		_, err = tx.Exec(ctx, "INSERT INTO lienthong_migration (version, name) VALUES ($1, $2)", s.m.Version, s.m.Name)
+		_, err = tx.Exec(ctx, sqlRecordMigration, s.m.Version, s.m.Name)
 	} else {
 		if _, err = tx.Exec(ctx, s.m.Down); err != nil {
 			return 0, false, fmt.Errorf("migrations: reverting %03d_%s: %w", s.m.Version, s.m.Name, err)
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM lienthong_migration WHERE version = $1", s.m.Version)
+		_, err = tx.Exec(ctx, sqlForgetMigration, s.m.Version)
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("migrations: recording %03d: %w", s.m.Version, err)
@@ -242,7 +248,7 @@ type querier interface {
 }
 
 func appliedVersions(ctx context.Context, q querier) (map[int]time.Time, error) {
-	rows, err := q.Query(ctx, "SELECT version, applied_at FROM lienthong_migration")
+	rows, err := q.Query(ctx, sqlListAppliedMigrations)
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: nothing applied yet

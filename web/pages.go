@@ -18,6 +18,10 @@ import (
 	"github.com/lienthong/lienthong/workflow"
 )
 
+var (
+	sqlListActiveOrgUsers = queries.Must("ListActiveOrgUsers")
+)
+
 // person is a user of the caller's organisation, for the assignment and signer choices.
 type person struct {
 	ID   int64
@@ -28,8 +32,7 @@ type person struct {
 // people lists the active users of an organisation. (A read of the directory; workflow has no list
 // call for users yet.)
 func (h *Handler) people(ctx context.Context, orgID int64, role string) []person {
-	rows, err := h.svc.Pool().Query(ctx, `SELECT id, name, role FROM app_user WHERE org_id = $1 AND active
-		AND ($2 = '' OR role = $2) ORDER BY name`, orgID, role)
+	rows, err := h.svc.Pool().Query(ctx, sqlListActiveOrgUsers, orgID, role)
 	if err != nil {
 		return nil
 	}

@@ -6,6 +6,10 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlIsOrgInSubtreeOf = queries.Must("IsOrgInSubtreeOf")
+)
+
 // An admin manages its own organisation and everything below it in the directory: a provincial admin
 // adds communes and their users, a central admin anything. These methods are what the HTTP API calls;
 // the CLI, run by the operator, calls AddOrg/AddUser/AddDepartment directly.
@@ -20,10 +24,7 @@ func (s *Service) adminOver(ctx context.Context, p Principal, code string) error
 		return err
 	}
 	var ok bool
-	if err := s.pool.QueryRow(ctx, `WITH RECURSIVE up AS (
-			SELECT id, parent_id FROM org WHERE id = $1
-			UNION SELECT o.id, o.parent_id FROM org o JOIN up ON o.id = up.parent_id)
-		SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)`, o.ID, p.OrgID).Scan(&ok); err != nil {
+	if err := s.pool.QueryRow(ctx, sqlIsOrgInSubtreeOf, o.ID, p.OrgID).Scan(&ok); err != nil {
 		return dbErr(err)
 	}
 	if !ok {

@@ -15,6 +15,14 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlAppendAuditRecord   = queries.Must("AppendAuditRecord")
+	sqlGetAuditHead        = queries.Must("GetAuditHead")
+	sqlListAuditChain      = queries.Must("ListAuditChain")
+	sqlListDocumentHistory = queries.Must("ListDocumentHistory")
+	sqlAuditHasHash        = queries.Must("AuditHasHash")
+)
+
 // Event is one audit record: who did what, when, to which document (and its hash), with which key.
 type Event struct {
 	Actor     Principal
@@ -41,14 +49,6 @@ type auditPayload struct {
 	Detail    map[string]any `json:"detail,omitempty"`
 }
 
-// appendAudit advances the chain tip and inserts the record in one statement. The UPDATE locks
-// audit_head until the caller's transaction ends, which orders records exactly as they commit.
-const appendAudit = `WITH h AS (
-    UPDATE audit_head SET prev = hash, seq = seq + 1, hash = sha256(hash || int8send(seq + 1) || $1::bytea)
-    RETURNING seq, prev, hash)
-INSERT INTO audit_log (seq, at, actor, action, org_id, doc_id, payload, prev_hash, hash)
-SELECT h.seq, $2, $3, $4, $5, $6, $1, h.prev, h.hash FROM h`
-
 func (s *Service) audit(ctx context.Context, tx pgx.Tx, ev Event) error {
 	at := s.now().UTC().Truncate(time.Microsecond)
 	p := auditPayload{V: 1, At: at.Format(time.RFC3339Nano), Actor: ev.Actor.actor(), ActorID: ev.Actor.UserID,
@@ -68,7 +68,7 @@ func (s *Service) audit(ctx context.Context, tx pgx.Tx, ev Event) error {
 	if ev.DocID != "" {
 		doc = &ev.DocID
 	}
-	if _, err := tx.Exec(ctx, appendAudit, b, at, p.Actor, ev.Action, org, doc); err != nil {
+	if _, err := tx.Exec(ctx, sqlAppendAuditRecord, b, at, p.Actor, ev.Action, org, doc); err != nil {
 		return dbErr(err)
 	}
 	return nil
@@ -117,12 +117,11 @@ func (s *Service) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	var headHash, headPrev []byte
-	if err := tx.QueryRow(ctx, `SELECT seq, hash, prev FROM audit_head`).Scan(&r.HeadSeq, &headHash, &headPrev); err != nil {
+	if err := tx.QueryRow(ctx, sqlGetAuditHead).Scan(&r.HeadSeq, &headHash, &headPrev); err != nil {
 		return r, dbErr(err)
 	}
 	r.HeadHash = hex.EncodeToString(headHash)
-	rows, err := tx.Query(ctx, `SELECT seq, at, actor, action, coalesce(org_id, 0), coalesce(doc_id::text, ''), payload, prev_hash, hash
-		FROM audit_log ORDER BY seq`)
+	rows, err := tx.Query(ctx, sqlListAuditChain)
 	if err != nil {
 		return r, dbErr(err)
 	}
@@ -192,8 +191,7 @@ func (s *Service) History(ctx context.Context, p Principal, docID string) ([]Aud
 	if err := require(p, RoleClerk, RoleLeader); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, at, actor, action, payload FROM audit_log
-		WHERE doc_id = $1 AND org_id = $2 ORDER BY seq`, docID, p.OrgID)
+	rows, err := s.pool.Query(ctx, sqlListDocumentHistory, docID, p.OrgID)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -214,6 +212,6 @@ func (s *Service) AuditContainsHash(ctx context.Context, hexHash string) (bool, 
 		return false, apperr.New(apperr.Invalid, "bad_hash", "--expect-head phải là 64 ký tự hex / --expect-head must be 64 hex digits")
 	}
 	var ok bool
-	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log WHERE hash = $1)`, h).Scan(&ok)
+	err = s.pool.QueryRow(ctx, sqlAuditHasHash, h).Scan(&ok)
 	return ok, dbErr(err)
 }

@@ -16,6 +16,24 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlOrgLevelIsActive       = queries.Must("OrgLevelIsActive")
+	sqlOrgAliasExists         = queries.Must("OrgAliasExists")
+	sqlInsertOrg              = queries.Must("InsertOrg")
+	sqlOrgCodeExists          = queries.Must("OrgCodeExists")
+	sqlUpsertOrgAlias         = queries.Must("UpsertOrgAlias")
+	sqlLookupOrgByCodeOrAlias = queries.Must("LookupOrgByCodeOrAlias")
+	sqlListOrgsInSubtree      = queries.Must("ListOrgsInSubtree")
+	sqlInsertDepartment       = queries.Must("InsertDepartment")
+	sqlListDepartments        = queries.Must("ListDepartments")
+	sqlFindDepartmentByCode   = queries.Must("FindDepartmentByCode")
+	sqlInsertUser             = queries.Must("InsertUser")
+	sqlInsertAPIToken         = queries.Must("InsertAPIToken")
+	sqlFindPrincipalByToken   = queries.Must("FindPrincipalByToken")
+	sqlLockActiveUserOrg      = queries.Must("LockActiveUserOrg")
+	sqlRevokeUserTokens       = queries.Must("RevokeUserTokens")
+)
+
 // Role is what a user may do.
 type Role string
 
@@ -123,7 +141,7 @@ func (s *Service) AddOrgTx(ctx context.Context, tx pgx.Tx, by Principal, in NewO
 	}
 	level := strings.TrimSpace(in.Level)
 	var levelOK bool
-	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM org_level WHERE name = $1 AND active)", level).Scan(&levelOK); err != nil {
+	if err := tx.QueryRow(ctx, sqlOrgLevelIsActive, level).Scan(&levelOK); err != nil {
 		return Org{}, dbErr(err)
 	}
 	if !levelOK {
@@ -140,16 +158,14 @@ func (s *Service) AddOrgTx(ctx context.Context, tx pgx.Tx, by Principal, in NewO
 		parentID, parentCode = &p.ID, p.Code
 	}
 	var exists bool
-	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM org_alias WHERE code = $1)", code).Scan(&exists); err != nil {
+	if err := tx.QueryRow(ctx, sqlOrgAliasExists, code).Scan(&exists); err != nil {
 		return Org{}, dbErr(err)
 	}
 	if exists {
 		return Org{}, apperr.New(apperr.Conflict, "org_exists", "Mã "+code+" đã là mã cũ của một cơ quan / code is already an alias")
 	}
 	o := Org{Code: code, Name: in.Name, Abbr: in.Abbr, Level: level, ParentCode: parentCode, Active: true}
-	err = tx.QueryRow(ctx, `INSERT INTO org (code, name, abbr, level, parent_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (code) DO NOTHING RETURNING id, created_at`,
-		code, in.Name, in.Abbr, level, parentID, s.now()).Scan(&o.ID, &o.CreatedAt)
+	err = tx.QueryRow(ctx, sqlInsertOrg, code, in.Name, in.Abbr, level, parentID, s.now()).Scan(&o.ID, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Org{}, apperr.New(apperr.Conflict, "org_exists", "Cơ quan "+code+" đã có trong danh mục / organisation already exists")
 	}
@@ -177,22 +193,18 @@ func (s *Service) AddAlias(ctx context.Context, by Principal, oldCode, newCode s
 			return err
 		}
 		var taken bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM org WHERE code = $1)", old).Scan(&taken); err != nil {
+		if err := tx.QueryRow(ctx, sqlOrgCodeExists, old).Scan(&taken); err != nil {
 			return dbErr(err)
 		}
 		if taken {
 			return apperr.New(apperr.Conflict, "alias_is_org", "Mã "+old+" đang là mã của một cơ quan / code is in use by an organisation")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO org_alias (code, org_id, valid_from, note) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (code) DO UPDATE SET org_id = EXCLUDED.org_id, valid_from = EXCLUDED.valid_from, note = EXCLUDED.note`,
-			old, o.ID, validFrom, note); err != nil {
+		if _, err := tx.Exec(ctx, sqlUpsertOrgAlias, old, o.ID, validFrom, note); err != nil {
 			return dbErr(err)
 		}
 		return s.audit(ctx, tx, Event{Actor: by, Action: "org.alias", OrgID: o.ID, Detail: map[string]any{"old": old, "new": o.Code}})
 	})
 }
-
-const orgCols = `o.id, o.code, o.name, o.abbr, o.level, coalesce(p.code, ''), o.active, o.created_at`
 
 func scanOrg(row pgx.Row) (Org, error) {
 	var o Org
@@ -220,8 +232,7 @@ func (s *Service) lookupOrg(ctx context.Context, q queryer, code string) (Org, e
 	if len(c) == 0 || len(c) > MaxOrgCodeLen {
 		return Org{}, notFound("cơ quan " + quote(c))
 	}
-	o, err := scanOrg(q.QueryRow(ctx, `SELECT `+orgCols+` FROM org o LEFT JOIN org p ON p.id = o.parent_id
-		WHERE o.id = coalesce((SELECT id FROM org WHERE code = $1), (SELECT org_id FROM org_alias WHERE code = $1))`, c))
+	o, err := scanOrg(q.QueryRow(ctx, sqlLookupOrgByCodeOrAlias, c))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Org{}, notFound("cơ quan " + quote(c))
 	}
@@ -239,11 +250,7 @@ func (s *Service) ListOrgs(ctx context.Context, under, level string) ([]Org, err
 		}
 		rootID = &o.ID
 	}
-	rows, err := s.pool.Query(ctx, `WITH RECURSIVE sub AS (
-			SELECT id FROM org WHERE $1::bigint IS NULL OR id = $1
-			UNION SELECT o.id FROM org o JOIN sub ON o.parent_id = sub.id WHERE $1::bigint IS NOT NULL)
-		SELECT `+orgCols+` FROM org o LEFT JOIN org p ON p.id = o.parent_id
-		WHERE o.id IN (SELECT id FROM sub) AND ($2 = '' OR o.level = $2) ORDER BY o.code`, rootID, level)
+	rows, err := s.pool.Query(ctx, sqlListOrgsInSubtree, rootID, level)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -271,8 +278,7 @@ func (s *Service) AddDepartment(ctx context.Context, by Principal, orgCode, code
 		if err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO department (org_id, code, name) VALUES ($1, $2, $3) RETURNING id`,
-			o.ID, d.Code, d.Name).Scan(&d.ID); err != nil {
+		if err := tx.QueryRow(ctx, sqlInsertDepartment, o.ID, d.Code, d.Name).Scan(&d.ID); err != nil {
 			return dbErr(err)
 		}
 		return s.audit(ctx, tx, Event{Actor: by, Action: "department.add", OrgID: o.ID, Detail: map[string]any{"code": d.Code, "name": d.Name}})
@@ -282,7 +288,7 @@ func (s *Service) AddDepartment(ctx context.Context, by Principal, orgCode, code
 
 // ListDepartments lists the departments of the caller's organisation.
 func (s *Service) ListDepartments(ctx context.Context, orgID int64) ([]Department, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, code, name FROM department WHERE org_id = $1 ORDER BY code`, orgID)
+	rows, err := s.pool.Query(ctx, sqlListDepartments, orgID)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -329,7 +335,7 @@ func (s *Service) AddUser(ctx context.Context, by Principal, in NewUser) (User, 
 		var deptID *int64
 		if dc := strings.TrimSpace(in.DepartmentCode); dc != "" {
 			var id int64
-			err := tx.QueryRow(ctx, `SELECT id FROM department WHERE org_id = $1 AND code = $2`, o.ID, dc).Scan(&id)
+			err := tx.QueryRow(ctx, sqlFindDepartmentByCode, o.ID, dc).Scan(&id)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return apperr.New(apperr.Invalid, "bad_department", "Không có phòng ban "+quote(dc)+" trong cơ quan / no such department")
 			}
@@ -338,8 +344,7 @@ func (s *Service) AddUser(ctx context.Context, by Principal, in NewUser) (User, 
 			}
 			deptID, u.DepartmentCode = &id, dc
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO app_user (org_id, department_id, name, position, role, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, o.ID, deptID, name, strings.TrimSpace(in.Position), string(role), s.now()).Scan(&u.ID); err != nil {
+		if err := tx.QueryRow(ctx, sqlInsertUser, o.ID, deptID, name, strings.TrimSpace(in.Position), string(role), s.now()).Scan(&u.ID); err != nil {
 			return dbErr(err)
 		}
 		if token, err = s.issueToken(ctx, tx, u.ID); err != nil {
@@ -365,7 +370,7 @@ func (s *Service) issueToken(ctx context.Context, tx pgx.Tx, userID int64) (stri
 	}
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(token))
-	if _, err := tx.Exec(ctx, `INSERT INTO api_token (sha256, user_id, created_at) VALUES ($1, $2, $3)`, sum[:], userID, s.now()); err != nil {
+	if _, err := tx.Exec(ctx, sqlInsertAPIToken, sum[:], userID, s.now()); err != nil {
 		return "", dbErr(err)
 	}
 	return token, nil
@@ -386,9 +391,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	}
 	var p Principal
 	var dept *int64
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.name, u.role, o.id, o.code, o.name, u.department_id
-		FROM api_token t JOIN app_user u ON u.id = t.user_id JOIN org o ON o.id = u.org_id
-		WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND u.active`, sum[:]).
+	err := s.pool.QueryRow(ctx, sqlFindPrincipalByToken, sum[:]).
 		Scan(&p.UserID, &p.Name, &p.Role, &p.OrgID, &p.OrgCode, &p.OrgName, &dept)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrBadToken
@@ -485,14 +488,14 @@ func (s *Service) RotateToken(ctx context.Context, by Principal, userID int64) (
 	var token string
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		var org int64
-		err := tx.QueryRow(ctx, `SELECT org_id FROM app_user WHERE id = $1 AND active FOR UPDATE`, userID).Scan(&org)
+		err := tx.QueryRow(ctx, sqlLockActiveUserOrg, userID).Scan(&org)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("người dùng")
 		}
 		if err != nil {
 			return dbErr(err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE api_token SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, s.now()); err != nil {
+		if _, err := tx.Exec(ctx, sqlRevokeUserTokens, userID, s.now()); err != nil {
 			return dbErr(err)
 		}
 		if token, err = s.issueToken(ctx, tx, userID); err != nil {

@@ -14,6 +14,12 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlInsertFileBlob = queries.Must("InsertFileBlob")
+	sqlGetFileBlob    = queries.Must("GetFileBlob")
+	sqlFindOrgFile    = queries.Must("FindOrgFile")
+)
+
 // FileIn is a file handed in with a document.
 type FileIn struct {
 	Name        string `json:"name"`
@@ -63,8 +69,7 @@ func (s *Service) checkFile(f *FileIn) error {
 // same bytes twice (a retried transaction, the same attachment in two documents) writes them once.
 func PutFileTx(ctx context.Context, tx pgx.Tx, data []byte) ([]byte, error) {
 	sum := sha256.Sum256(data)
-	if _, err := tx.Exec(ctx, `INSERT INTO file_blob (sha256, size, data) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING`,
-		sum[:], int64(len(data)), data); err != nil {
+	if _, err := tx.Exec(ctx, sqlInsertFileBlob, sum[:], int64(len(data)), data); err != nil {
 		return nil, dbErr(err)
 	}
 	return sum[:], nil
@@ -73,7 +78,7 @@ func PutFileTx(ctx context.Context, tx pgx.Tx, data []byte) ([]byte, error) {
 // getFile reads the bytes stored under key and checks them against it.
 func getFile(ctx context.Context, q queryer, key []byte) ([]byte, error) {
 	var data []byte
-	err := q.QueryRow(ctx, `SELECT data FROM file_blob WHERE sha256 = $1`, key).Scan(&data)
+	err := q.QueryRow(ctx, sqlGetFileBlob, key).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("tệp")
 	}
@@ -106,12 +111,7 @@ func (s *Service) GetFile(ctx context.Context, p Principal, sha string) (File, [
 		return File{}, nil, err
 	}
 	var f File
-	err = s.pool.QueryRow(ctx, `SELECT name, content_type, size FROM (
-		SELECT f.name, f.content_type, f.size FROM incoming_file f JOIN incoming_doc d ON d.id = f.doc_id
-		WHERE f.sha256 = $1 AND d.org_id = $2
-		UNION ALL
-		SELECT f.name, f.content_type, f.size FROM outgoing_file f JOIN outgoing_doc d ON d.id = f.doc_id
-		WHERE f.sha256 = $1 AND d.org_id = $2) x LIMIT 1`, key, p.OrgID).Scan(&f.Name, &f.ContentType, &f.Size)
+	err = s.pool.QueryRow(ctx, sqlFindOrgFile, key, p.OrgID).Scan(&f.Name, &f.ContentType, &f.Size)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return File{}, nil, notFound("tệp")
 	}

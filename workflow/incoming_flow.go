@@ -11,6 +11,18 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlNextRegisterNumber     = queries.Must("NextRegisterNumber")
+	sqlActiveUserInOrg        = queries.Must("ActiveUserInOrg")
+	sqlLockIncomingDoc        = queries.Must("LockIncomingDoc")
+	sqlMoveIncoming           = queries.Must("MoveIncoming")
+	sqlMoveIncomingWithReason = queries.Must("MoveIncomingWithReason")
+	sqlMoveIncomingCompleted  = queries.Must("MoveIncomingCompleted")
+	sqlMoveIncomingFiled      = queries.Must("MoveIncomingFiled")
+	sqlMoveIncomingRegistered = queries.Must("MoveIncomingRegistered")
+	sqlMoveIncomingAssigned   = queries.Must("MoveIncomingAssigned")
+)
+
 // Assignment is a leader's decision on an incoming document (Decree 30 Art. 24): the lead unit or
 // person (chủ trì), co-ordinating units (phối hợp), a deadline and an instruction (ý kiến chỉ đạo).
 type Assignment struct {
@@ -68,16 +80,16 @@ func (s *Service) MoveIncoming(ctx context.Context, p Principal, id, action stri
 				return "", nil, apperr.New(apperr.Invalid, "reason_required", "Phải ghi lý do (reason) / a reason is required")
 			}
 			detail["reason"] = reason
-			return "reason = $3", []any{reason}, nil
+			return sqlMoveIncomingWithReason, []any{reason}, nil
 		case "complete":
 			result := strings.TrimSpace(a.Result)
 			if err := checkText("result", result, 0, 2000); err != nil {
 				return "", nil, err
 			}
 			detail["result"] = result
-			return "result = $3, completed_at = $4", []any{result, s.now()}, nil
+			return sqlMoveIncomingCompleted, []any{result, s.now()}, nil
 		case "file":
-			return "filed_at = $3", []any{s.now()}, nil
+			return sqlMoveIncomingFiled, []any{s.now()}, nil
 		case "register":
 			return s.registerReceived(ctx, tx, p, d)
 		}
@@ -90,14 +102,12 @@ func (s *Service) registerReceived(ctx context.Context, tx pgx.Tx, p Principal, 
 	series := incomingSeries(d.Secrecy, d.IsCopy)
 	year := s.now().In(Local).Year()
 	var number int
-	if err := tx.QueryRow(ctx, `INSERT INTO register_counter AS c (org_id, series, year, last) VALUES ($1, $2, $3, 1)
-		ON CONFLICT (org_id, series, year) DO UPDATE SET last = c.last + 1 RETURNING last`, p.OrgID, series, year).Scan(&number); err != nil {
+	if err := tx.QueryRow(ctx, sqlNextRegisterNumber, p.OrgID, series, year).Scan(&number); err != nil {
 		return "", nil, dbErr(err)
 	}
 	now := s.now()
 	d.RegisterSeries, d.RegisterYear, d.RegisterNumber, d.RegisteredAt = &series, &year, &number, &now
-	return "series = $3, register_year = $4, register_number = $5, registered_at = $6, registered_by = $7",
-		[]any{series, year, number, now, p.UserID}, nil
+	return sqlMoveIncomingRegistered, []any{series, year, number, now, p.UserID}, nil
 }
 
 // AssignIncoming records a leader's assignment.
@@ -125,8 +135,7 @@ func (s *Service) AssignIncoming(ctx context.Context, p Principal, id string, a 
 		var leadUser *int64
 		if a.LeadUserID != 0 {
 			var ok bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM app_user WHERE id = $1 AND org_id = $2 AND active)`,
-				a.LeadUserID, p.OrgID).Scan(&ok); err != nil {
+			if err := tx.QueryRow(ctx, sqlActiveUserInOrg, a.LeadUserID, p.OrgID).Scan(&ok); err != nil {
 				return "", nil, dbErr(err)
 			}
 			if !ok {
@@ -154,24 +163,26 @@ func (s *Service) AssignIncoming(ctx context.Context, p Principal, id string, a 
 		d.AssignedAt = &now
 		detail["lead_department"], detail["lead_user_id"], detail["coordinating"] = a.LeadDepartment, a.LeadUserID, a.CoordDepartments
 		detail["deadline"], detail["instruction"] = a.Deadline, instr
-		return "lead_department_id = $3, lead_user_id = $4, coord_department_ids = $5, deadline = $6, instruction = $7, assigned_at = $8",
-			[]any{leadDept, leadUser, coord, deadline, instr, now}, nil
+		return sqlMoveIncomingAssigned, []any{leadDept, leadUser, coord, deadline, instr, now}, nil
 	})
 }
 
 func deptID(ctx context.Context, tx pgx.Tx, orgID int64, code string) (int64, error) {
 	var id int64
-	err := tx.QueryRow(ctx, `SELECT id FROM department WHERE org_id = $1 AND code = $2`, orgID, code).Scan(&id)
+	err := tx.QueryRow(ctx, sqlFindDepartmentByCode, orgID, code).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, apperr.New(apperr.Invalid, "bad_department", "Không có phòng ban "+quote(code)+" trong cơ quan / no such department")
 	}
 	return id, dbErr(err)
 }
 
-type moveFunc func(ctx context.Context, tx pgx.Tx, d *IncomingDoc, org Org, detail map[string]any) (set string, args []any, err error)
+// moveFunc checks and prepares an action's own changes: it returns the UPDATE that sets them with the
+// new state (one of the MoveIncoming… statements: $1 the document, $2 the state, $3… args), or "" when
+// the action changes the state only.
+type moveFunc func(ctx context.Context, tx pgx.Tx, d *IncomingDoc, org Org, detail map[string]any) (update string, args []any, err error)
 
 // moveIncoming locks the document, checks organisation, role, handler and state, applies the update
-// set by fn, audits and (for axis documents) sends the status back, all in one transaction.
+// chosen by fn, audits and (for axis documents) sends the status back, all in one transaction.
 func (s *Service) moveIncoming(ctx context.Context, p Principal, rawID, action string, fn moveFunc) (IncomingDoc, error) {
 	id, err := ParseID(rawID)
 	if err != nil {
@@ -188,7 +199,7 @@ func (s *Service) moveIncoming(ctx context.Context, p Principal, rawID, action s
 	err = s.withTx(ctx, func(tx pgx.Tx) error {
 		var org int64
 		var err error
-		d, err = s.scanIncoming(tx.QueryRow(ctx, `SELECT `+incomingCols+` FROM incoming_doc d WHERE d.id = $1 FOR UPDATE`, id), &org)
+		d, err = s.scanIncoming(tx.QueryRow(ctx, sqlLockIncomingDoc, id), &org)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("văn bản đến")
 		}
@@ -209,16 +220,15 @@ func (s *Service) moveIncoming(ctx context.Context, p Principal, rawID, action s
 				"Anh/chị không phải người chủ trì xử lý văn bản này / you are not the handler of this document")
 		}
 		detail := map[string]any{"from": d.State, "to": mv.to}
-		set, args, err := fn(ctx, tx, &d, Org{ID: org, Code: p.OrgCode}, detail)
+		update, args, err := fn(ctx, tx, &d, Org{ID: org, Code: p.OrgCode}, detail)
 		if err != nil {
 			return err
 		}
 		now := s.now()
-		q := "UPDATE incoming_doc SET state = $2, updated_at = now()"
-		if set != "" {
-			q += ", " + set
+		q := sqlMoveIncoming
+		if update != "" {
+			q = update
 		}
-		q += " WHERE id = $1"
 		if _, err := tx.Exec(ctx, q, append([]any{id, mv.to}, args...)...); err != nil {
 			return dbErr(err)
 		}

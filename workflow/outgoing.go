@@ -13,6 +13,14 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlInsertOutgoingDraft    = queries.Must("InsertOutgoingDraft")
+	sqlListOutgoingFiles      = queries.Must("ListOutgoingFiles")
+	sqlListOutgoingRecipients = queries.Must("ListOutgoingRecipients")
+	sqlGetOutgoingDoc         = queries.Must("GetOutgoingDoc")
+	sqlListOutgoingDocs       = queries.Must("ListOutgoingDocs")
+)
+
 // Outgoing states.
 const (
 	StDraft      = "draft"
@@ -206,10 +214,7 @@ func (s *Service) CreateOutgoing(ctx context.Context, p Principal, in OutgoingIn
 		for i := 1; i < len(files); i++ {
 			files[i].Role = "attachment"
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO outgoing_doc (id, org_id, state, document_type, type_abbr, unit_abbr,
-				legal_normative, subject, urgency, secrecy, due_date, signer_name, signer_position, competence, places,
-				copies, page_count, file_holder, notes, drafted_by, search_text, created_at, updated_at)
-			VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)`,
+		if _, err := tx.Exec(ctx, sqlInsertOutgoingDraft,
 			d.ID, p.OrgID, d.DocumentType, d.TypeAbbr, d.UnitAbbr, d.LegalNormative, d.Subject, d.Urgency, d.Secrecy,
 			due, d.SignerName, d.SignerPosition, d.Competence, d.Places, d.Copies, d.PageCount, d.FileHolder, d.Notes,
 			p.UserID, outgoingSearch(d.Subject, "", d.DocumentType, d.Places), now); err != nil {
@@ -233,11 +238,6 @@ func outgoingSearch(subject, number, docType, places string) string {
 	return Fold(subject + " " + number + " " + docType + " " + places)
 }
 
-const outgoingCols = `d.id::text, o.code, o.name, d.state, d.document_type, d.type_abbr, d.unit_abbr, d.legal_normative,
-	d.subject, d.urgency, d.secrecy, d.due_date, d.signer_name, d.signer_position, d.competence, d.places, d.copies,
-	d.page_count, d.file_holder, d.notes, d.reason, d.drafted_by, d.signed_at, d.series, d.issue_year, d.code_number,
-	d.code_notation, d.issued_at, d.dispatched_at, d.created_at, d.updated_at, d.org_id`
-
 func scanOutgoing(row pgx.Row, org *int64) (OutgoingDoc, error) {
 	var d OutgoingDoc
 	var due *time.Time
@@ -260,14 +260,14 @@ func scanOutgoing(row pgx.Row, org *int64) (OutgoingDoc, error) {
 }
 
 func (s *Service) loadOutgoingDetails(ctx context.Context, q queryer, d *OutgoingDoc) error {
-	rows, err := q.Query(ctx, `SELECT encode(sha256, 'hex'), name, content_type, size, role FROM outgoing_file WHERE doc_id = $1 ORDER BY seq`, d.ID)
+	rows, err := q.Query(ctx, sqlListOutgoingFiles, d.ID)
 	if err != nil {
 		return dbErr(err)
 	}
 	if d.Files, err = pgx.CollectRows(rows, pgx.RowToStructByPos[File]); err != nil {
 		return dbErr(err)
 	}
-	rows, err = q.Query(ctx, `SELECT org_id, code, name, status, status_detail, updated_at FROM outgoing_recipient WHERE doc_id = $1 ORDER BY code`, d.ID)
+	rows, err = q.Query(ctx, sqlListOutgoingRecipients, d.ID)
 	if err != nil {
 		return dbErr(err)
 	}
@@ -287,7 +287,7 @@ func (s *Service) GetOutgoing(ctx context.Context, p Principal, id string) (Outg
 		return OutgoingDoc{}, err
 	}
 	var org int64
-	d, err := scanOutgoing(s.pool.QueryRow(ctx, `SELECT `+outgoingCols+` FROM outgoing_doc d JOIN org o ON o.id = d.org_id WHERE d.id = $1`, id), &org)
+	d, err := scanOutgoing(s.pool.QueryRow(ctx, sqlGetOutgoingDoc, id), &org)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, notFound("văn bản đi")
 	}
@@ -317,10 +317,7 @@ func (s *Service) ListOutgoing(ctx context.Context, p Principal, q ListQuery) (P
 	if after != "" {
 		afterArg = &after
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+outgoingCols+` FROM outgoing_doc d JOIN org o ON o.id = d.org_id
-		WHERE d.org_id = $1 AND ($2::uuid IS NULL OR d.id < $2) AND ($3 = '' OR d.state = $3)
-		AND (NOT $4 OR d.drafted_by = $5) AND d.search_text LIKE ALL ($6::text[])
-		ORDER BY d.id DESC LIMIT $7`, p.OrgID, afterArg, q.State, p.Role == RoleSpecialist, p.UserID, words, q.Limit+1)
+	rows, err := s.pool.Query(ctx, sqlListOutgoingDocs, p.OrgID, afterArg, q.State, p.Role == RoleSpecialist, p.UserID, words, q.Limit+1)
 	if err != nil {
 		return page, dbErr(err)
 	}

@@ -11,6 +11,20 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlLockOutgoingDoc         = queries.Must("LockOutgoingDoc")
+	sqlSetOutgoingState        = queries.Must("SetOutgoingState")
+	sqlSendBackOutgoing        = queries.Must("SendBackOutgoing")
+	sqlApproveOutgoing         = queries.Must("ApproveOutgoing")
+	sqlSetOutgoingSigner       = queries.Must("SetOutgoingSigner")
+	sqlGetOrgAbbr              = queries.Must("GetOrgAbbr")
+	sqlSetOutgoingNumber       = queries.Must("SetOutgoingNumber")
+	sqlLatestSignedFile        = queries.Must("LatestSignedFile")
+	sqlInsertOutgoingRecipient = queries.Must("InsertOutgoingRecipient")
+	sqlMarkOutgoingDispatched  = queries.Must("MarkOutgoingDispatched")
+	sqlListOrgsBelow           = queries.Must("ListOrgsBelow")
+)
+
 // Review is a reviewer's decision on a draft.
 type Review struct {
 	Approve bool   `json:"approve"`
@@ -66,8 +80,7 @@ func (s *Service) moveOutgoing(ctx context.Context, p Principal, rawID, action s
 	err = s.withTx(ctx, func(tx pgx.Tx) error {
 		var org int64
 		var err error
-		d, err = scanOutgoing(tx.QueryRow(ctx, `SELECT `+outgoingCols+` FROM outgoing_doc d JOIN org o ON o.id = d.org_id
-			WHERE d.id = $1 FOR UPDATE OF d`, id), &org)
+		d, err = scanOutgoing(tx.QueryRow(ctx, sqlLockOutgoingDoc, id), &org)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("văn bản đi")
 		}
@@ -94,7 +107,7 @@ func (s *Service) moveOutgoing(ctx context.Context, p Principal, rawID, action s
 			to = mv.to
 		}
 		ev.Detail["to"] = to
-		if _, err := tx.Exec(ctx, `UPDATE outgoing_doc SET state = $2, updated_at = $3 WHERE id = $1`, id, to, s.now()); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetOutgoingState, id, to, s.now()); err != nil {
 			return dbErr(err)
 		}
 		d.State, d.UpdatedAt = to, s.now()
@@ -130,10 +143,10 @@ func (s *Service) ReviewOutgoing(ctx context.Context, p Principal, id string, r 
 			}
 			ev.Detail["reason"] = reason
 			d.Reason = reason
-			_, err := tx.Exec(ctx, `UPDATE outgoing_doc SET reason = $2, reviewed_by = $3 WHERE id = $1`, d.ID, reason, ev.Actor.UserID)
+			_, err := tx.Exec(ctx, sqlSendBackOutgoing, d.ID, reason, ev.Actor.UserID)
 			return StDraft, dbErr(err)
 		}
-		_, err := tx.Exec(ctx, `UPDATE outgoing_doc SET reason = '', reviewed_by = $2 WHERE id = $1`, d.ID, ev.Actor.UserID)
+		_, err := tx.Exec(ctx, sqlApproveOutgoing, d.ID, ev.Actor.UserID)
 		d.Reason = ""
 		return StApproved, dbErr(err)
 	})
@@ -166,7 +179,7 @@ func (s *Service) SignOutgoing(ctx context.Context, p Principal, id string, sig 
 			return "", err
 		}
 		now := s.now()
-		if _, err := tx.Exec(ctx, `UPDATE outgoing_doc SET signed_by = $2, signed_at = $3 WHERE id = $1`, d.ID, p.UserID, now); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetOutgoingSigner, d.ID, p.UserID, now); err != nil {
 			return "", dbErr(err)
 		}
 		d.SignedAt = &now
@@ -181,7 +194,7 @@ func (s *Service) SignOutgoing(ctx context.Context, p Principal, id string, sig 
 func (s *Service) IssueOutgoing(ctx context.Context, p Principal, id string) (OutgoingDoc, error) {
 	return s.moveOutgoing(ctx, p, id, "issue", func(ctx context.Context, tx pgx.Tx, d *OutgoingDoc, orgID int64, ev *Event) (string, error) {
 		var orgAbbr string
-		if err := tx.QueryRow(ctx, `SELECT abbr FROM org WHERE id = $1`, orgID).Scan(&orgAbbr); err != nil {
+		if err := tx.QueryRow(ctx, sqlGetOrgAbbr, orgID).Scan(&orgAbbr); err != nil {
 			return "", dbErr(err)
 		}
 		if orgAbbr == "" {
@@ -193,20 +206,18 @@ func (s *Service) IssueOutgoing(ctx context.Context, p Principal, id string) (Ou
 		now := s.now()
 		year := now.In(Local).Year()
 		var number int
-		if err := tx.QueryRow(ctx, `INSERT INTO register_counter AS c (org_id, series, year, last) VALUES ($1, $2, $3, 1)
-			ON CONFLICT (org_id, series, year) DO UPDATE SET last = c.last + 1 RETURNING last`, orgID, series, year).Scan(&number); err != nil {
+		if err := tx.QueryRow(ctx, sqlNextRegisterNumber, orgID, series, year).Scan(&number); err != nil {
 			return "", dbErr(err)
 		}
 		rendered := RenderNumber(number, notation)
-		if _, err := tx.Exec(ctx, `UPDATE outgoing_doc SET series = $2, issue_year = $3, code_number = $4, code_notation = $5,
-			issued_at = $6, issued_by = $7, search_text = $8 WHERE id = $1`, d.ID, series, year, number, notation, now, p.UserID,
+		if _, err := tx.Exec(ctx, sqlSetOutgoingNumber, d.ID, series, year, number, notation, now, p.UserID,
 			outgoingSearch(d.Subject, rendered, d.DocumentType, d.Places)); err != nil {
 			return "", dbErr(err)
 		}
 		d.Series, d.IssueYear, d.CodeNumber, d.CodeNotation, d.IssuedAt, d.Number = &series, &year, &number, &notation, &now, rendered
 		ev.Detail["number"], ev.Detail["series"], ev.Detail["year"] = rendered, series, year
 		var signed []byte
-		_ = tx.QueryRow(ctx, `SELECT sha256 FROM outgoing_file WHERE doc_id = $1 AND role = 'signed' ORDER BY seq DESC LIMIT 1`, d.ID).Scan(&signed)
+		_ = tx.QueryRow(ctx, sqlLatestSignedFile, d.ID).Scan(&signed)
 		ev.DocSHA256 = signed
 		return "", nil
 	})
@@ -229,8 +240,7 @@ func (s *Service) DispatchOutgoing(ctx context.Context, p Principal, id string, 
 		now := s.now()
 		var fresh []Recipient
 		for _, r := range recips {
-			tag, err := tx.Exec(ctx, `INSERT INTO outgoing_recipient (doc_id, org_id, code, name, status, updated_at)
-				VALUES ($1, $2, $3, $4, 'queued', $5) ON CONFLICT (doc_id, org_id) DO NOTHING`, d.ID, r.OrgID, r.Code, r.Name, now)
+			tag, err := tx.Exec(ctx, sqlInsertOutgoingRecipient, d.ID, r.OrgID, r.Code, r.Name, now)
 			if err != nil {
 				return "", dbErr(err)
 			}
@@ -242,7 +252,7 @@ func (s *Service) DispatchOutgoing(ctx context.Context, p Principal, id string, 
 		if len(fresh) == 0 {
 			return "", apperr.New(apperr.Conflict, "already_dispatched", "Văn bản đã gửi tới tất cả người nhận này / already dispatched to every one of these recipients")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE outgoing_doc SET dispatched_at = coalesce(dispatched_at, $2) WHERE id = $1`, d.ID, now); err != nil {
+		if _, err := tx.Exec(ctx, sqlMarkOutgoingDispatched, d.ID, now); err != nil {
 			return "", dbErr(err)
 		}
 		if d.DispatchedAt == nil {
@@ -296,11 +306,7 @@ func (s *Service) resolveRecipients(ctx context.Context, tx pgx.Tx, self int64, 
 		if err != nil {
 			return nil, apperr.Wrap(apperr.Invalid, "unknown_recipient", "Không có cơ quan "+quote(to.Under)+" trong danh mục / unknown organisation", err)
 		}
-		rows, err := tx.Query(ctx, `WITH RECURSIVE sub AS (
-				SELECT id FROM org WHERE parent_id = $1
-				UNION SELECT o.id FROM org o JOIN sub ON o.parent_id = sub.id)
-			SELECT `+orgCols+` FROM org o LEFT JOIN org p ON p.id = o.parent_id
-			WHERE o.id IN (SELECT id FROM sub) AND ($2 = '' OR o.level = $2) ORDER BY o.code`, root.ID, to.Level)
+		rows, err := tx.Query(ctx, sqlListOrgsBelow, root.ID, to.Level)
 		if err != nil {
 			return nil, dbErr(err)
 		}

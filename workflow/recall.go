@@ -10,6 +10,13 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlLockIncomingBySender = queries.Must("LockIncomingBySender")
+	sqlDeleteIncomingFiles  = queries.Must("DeleteIncomingFiles")
+	sqlRecallIncomingDoc    = queries.Must("RecallIncomingDoc")
+	sqlRecallOutgoingDoc    = queries.Must("RecallOutgoingDoc")
+)
+
 // StRecalled is the state of a recalled document: incoming ones keep their metadata but lose their
 // files (Decree 30: "delete"), outgoing ones are frozen.
 const StRecalled = "recalled"
@@ -34,8 +41,7 @@ func (s *Service) RecallIncomingTx(ctx context.Context, tx pgx.Tx, toOrgCode, se
 		return "", err
 	}
 	var id, state string
-	err = tx.QueryRow(ctx, `SELECT id::text, state FROM incoming_doc WHERE org_id = $1 AND sender_code = $2 AND sender_document_id = $3
-		FOR UPDATE`, to.ID, sender, strings.TrimSpace(senderDocumentID)).Scan(&id, &state)
+	err = tx.QueryRow(ctx, sqlLockIncomingBySender, to.ID, sender, strings.TrimSpace(senderDocumentID)).Scan(&id, &state)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", notFound("văn bản đến được thu hồi")
 	}
@@ -46,11 +52,10 @@ func (s *Service) RecallIncomingTx(ctx context.Context, tx pgx.Tx, toOrgCode, se
 		return id, nil
 	}
 	now := s.now()
-	if _, err := tx.Exec(ctx, `DELETE FROM incoming_file WHERE doc_id = $1`, id); err != nil {
+	if _, err := tx.Exec(ctx, sqlDeleteIncomingFiles, id); err != nil {
 		return "", dbErr(err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE incoming_doc SET state = 'recalled', reason = $2, recalled_at = $3, updated_at = $3 WHERE id = $1`,
-		id, reason, now); err != nil {
+	if _, err := tx.Exec(ctx, sqlRecallIncomingDoc, id, reason, now); err != nil {
 		return "", dbErr(err)
 	}
 	return id, s.audit(ctx, tx, Event{Actor: System("exchange"), Action: "incoming.recalled", OrgID: to.ID, DocID: id,
@@ -75,8 +80,7 @@ func (s *Service) RecallOutgoing(ctx context.Context, p Principal, rawID string,
 	err = s.withTx(ctx, func(tx pgx.Tx) error {
 		var org int64
 		var err error
-		d, err = scanOutgoing(tx.QueryRow(ctx, `SELECT `+outgoingCols+` FROM outgoing_doc d JOIN org o ON o.id = d.org_id
-			WHERE d.id = $1 FOR UPDATE OF d`, id), &org)
+		d, err = scanOutgoing(tx.QueryRow(ctx, sqlLockOutgoingDoc, id), &org)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("văn bản đi")
 		}
@@ -92,8 +96,7 @@ func (s *Service) RecallOutgoing(ctx context.Context, p Principal, rawID string,
 					" / only issued or dispatched documents can be recalled; this one is "+d.State)
 		}
 		now := s.now()
-		if _, err := tx.Exec(ctx, `UPDATE outgoing_doc SET state = 'recalled', reason = $2, recalled_at = $3, updated_at = $3 WHERE id = $1`,
-			id, reason, now); err != nil {
+		if _, err := tx.Exec(ctx, sqlRecallOutgoingDoc, id, reason, now); err != nil {
 			return dbErr(err)
 		}
 		from := d.State

@@ -12,6 +12,13 @@ import (
 	"github.com/lienthong/lienthong/internal/apperr"
 )
 
+var (
+	sqlFindIncomingBySender   = queries.Must("FindIncomingBySender")
+	sqlInsertReceivedIncoming = queries.Must("InsertReceivedIncoming")
+	sqlSetRecipientStatus     = queries.Must("SetRecipientStatus")
+	sqlGetOutgoingOrg         = queries.Must("GetOutgoingOrg")
+)
+
 // ReceivedDoc is a packet the exchange side received and verified, to be filed as an incoming document
 // awaiting registration by a clerk.
 type ReceivedDoc struct {
@@ -61,8 +68,7 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in ReceivedDoc) (Rec
 		return Received{}, err
 	}
 	var existing string
-	err = tx.QueryRow(ctx, `SELECT id::text FROM incoming_doc WHERE org_id = $1 AND sender_code = $2 AND sender_document_id = $3`,
-		to.ID, sender, docID).Scan(&existing)
+	err = tx.QueryRow(ctx, sqlFindIncomingBySender, to.ID, sender, docID).Scan(&existing)
 	if err == nil {
 		return Received{ID: existing, OrgID: to.ID, Duplicate: true}, nil
 	}
@@ -75,19 +81,14 @@ func (s *Service) ReceiveTx(ctx context.Context, tx pgx.Tx, in ReceivedDoc) (Rec
 	}
 	now := s.now()
 	id := newID(now)
-	tag, err := tx.Exec(ctx, `INSERT INTO incoming_doc (id, org_id, state, source, sender_code, sender_name, sender_document_id,
-			code_number, code_notation, promulgation_date, document_type, subject, urgency, secrecy, due_date,
-			received_at, packet_sha256, search_text, created_at, updated_at)
-		VALUES ($1, $2, 'received', 'axis', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $14, $14)
-		ON CONFLICT (org_id, sender_code, sender_document_id) WHERE sender_document_id IS NOT NULL DO NOTHING`,
+	tag, err := tx.Exec(ctx, sqlInsertReceivedIncoming,
 		id, to.ID, sender, v.senderName, docID, v.number, v.notation, in.PromulgationDate, v.docType, v.subject,
 		v.urgency, v.secrecy, in.DueDate, now, in.PacketSHA256, incomingSearch(v.subject, v.number, v.notation, v.senderName, sender))
 	if err != nil {
 		return Received{}, dbErr(err)
 	}
 	if tag.RowsAffected() == 0 { // filed concurrently by another transaction that has now committed
-		if err := tx.QueryRow(ctx, `SELECT id::text FROM incoming_doc WHERE org_id = $1 AND sender_code = $2 AND sender_document_id = $3`,
-			to.ID, sender, docID).Scan(&existing); err != nil {
+		if err := tx.QueryRow(ctx, sqlFindIncomingBySender, to.ID, sender, docID).Scan(&existing); err != nil {
 			return Received{}, dbErr(err)
 		}
 		return Received{ID: existing, OrgID: to.ID, Duplicate: true}, nil
@@ -113,8 +114,7 @@ func (s *Service) DeliveryStatusTx(ctx context.Context, tx pgx.Tx, docID, recipi
 	if err := checkText("status", status, 1, 40); err != nil {
 		return err
 	}
-	tag, err := tx.Exec(ctx, `UPDATE outgoing_recipient r SET status = $3, status_detail = $4, updated_at = $5
-		WHERE r.doc_id = $1 AND r.code = $2`, id, strings.ToUpper(strings.TrimSpace(recipientCode)), status, detail, s.now())
+	tag, err := tx.Exec(ctx, sqlSetRecipientStatus, id, strings.ToUpper(strings.TrimSpace(recipientCode)), status, detail, s.now())
 	if err != nil {
 		return dbErr(err)
 	}
@@ -122,7 +122,7 @@ func (s *Service) DeliveryStatusTx(ctx context.Context, tx pgx.Tx, docID, recipi
 		return notFound("người nhận " + quote(recipientCode))
 	}
 	var org int64
-	if err := tx.QueryRow(ctx, `SELECT org_id FROM outgoing_doc WHERE id = $1`, id).Scan(&org); err != nil {
+	if err := tx.QueryRow(ctx, sqlGetOutgoingOrg, id).Scan(&org); err != nil {
 		return dbErr(err)
 	}
 	return s.audit(ctx, tx, Event{Actor: System("exchange"), Action: "outgoing.delivery_status", OrgID: org, DocID: id,

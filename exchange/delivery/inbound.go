@@ -22,6 +22,20 @@ import (
 	"github.com/lienthong/lienthong/exchange/edxml"
 )
 
+var (
+	sqlLockStatusRow             = queries.Must("LockStatusRow")
+	sqlListInboundFiledBefore    = queries.Must("ListInboundFiledBefore")
+	sqlInsertInbound             = queries.Must("InsertInbound")
+	sqlSetInboundFiledDoc        = queries.Must("SetInboundFiledDoc")
+	sqlGetInboundCodeAndDate     = queries.Must("GetInboundCodeAndDate")
+	sqlUpdateStatusState         = queries.Must("UpdateStatusState")
+	sqlInsertOutgoingStatusEvent = queries.Must("InsertOutgoingStatusEvent")
+	sqlInsertIncomingStatusEvent = queries.Must("InsertIncomingStatusEvent")
+	sqlMarkStatusEventApplied    = queries.Must("MarkStatusEventApplied")
+	sqlGetSentEdocDocID          = queries.Must("GetSentEdocDocID")
+	sqlGetStatusState            = queries.Must("GetStatusState")
+)
+
 // PullArgs is the job that pulls one kind of packet from our inbox on the axis.
 type PullArgs struct {
 	PacketKind string `json:"kind" river:"unique"`
@@ -451,9 +465,7 @@ func (n *Node) markFiled(ctx context.Context, edocs []*arrival) []*arrival {
 	for i, a := range edocs {
 		senders[i], ids[i] = a.p.Header.From.OrganID, a.p.Header.DocumentID
 	}
-	rows, err := n.pool.Query(ctx, `SELECT i.sender, i.document_id FROM exchange_inbound i
-		JOIN unnest($2::text[], $3::text[]) AS w(sender, document_id) USING (sender, document_id) WHERE i.recipient = $1`,
-		n.cfg.Org, senders, ids)
+	rows, err := n.pool.Query(ctx, sqlListInboundFiledBefore, n.cfg.Org, senders, ids)
 	if err != nil {
 		n.log.InfoContext(ctx, "looking up documents filed before failed; filing will find them", "err", err)
 		return edocs
@@ -493,11 +505,8 @@ func (n *Node) fileEdocs(ctx context.Context, arrs []*arrival) error {
 		b := &pgx.Batch{}
 		for _, a := range arrs {
 			code, date := codeAndDate(a.p)
-			b.Queue(`INSERT INTO exchange_inbound (recipient, sender, document_id, code, promulgation, axis_id, sha256, packet,
-					packet_ref, verdict, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-				ON CONFLICT (recipient, sender, document_id) DO NOTHING RETURNING id`,
-				n.cfg.Org, a.p.Header.From.OrganID, a.p.Header.DocumentID, code, date, a.it.ID, a.sum, a.kept.bytes, a.kept.ref,
-				a.verdict, a.detail, n.now())
+			b.Queue(sqlInsertInbound, n.cfg.Org, a.p.Header.From.OrganID, a.p.Header.DocumentID, code, date, a.it.ID, a.sum,
+				a.kept.bytes, a.kept.ref, a.verdict, a.detail, n.now())
 		}
 		ids := make([]int64, len(arrs))
 		br := tx.SendBatch(ctx, b)
@@ -530,7 +539,7 @@ func (n *Node) fileEdocs(ctx context.Context, arrs []*arrival) error {
 				if err != nil {
 					return fmt.Errorf("filing: %w", err)
 				}
-				filed.Queue(`UPDATE exchange_inbound SET filed_doc_id = $2 WHERE id = $1`, ids[i], docID)
+				filed.Queue(sqlSetInboundFiledDoc, ids[i], docID)
 			}
 			out = append(out, StatusOut{Sender: a.p.Header.From.OrganID, DocumentID: a.p.Header.DocumentID, Code: statusCode,
 				Description: truncate(desc, 500), CodeText: code, Date: date})
@@ -598,7 +607,7 @@ type statusKey struct{ sender, documentID, recipient string }
 func queueLocks(b *pgx.Batch, keys []statusKey, now time.Time) []statusKey {
 	order := lockOrder(keys)
 	for _, k := range order {
-		b.Queue(lockStatusSQL, k.sender, k.documentID, k.recipient, now)
+		b.Queue(sqlLockStatusRow, k.sender, k.documentID, k.recipient, now)
 	}
 	return order
 }
@@ -647,8 +656,7 @@ func (n *Node) queueStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut, a
 		s := &ss[i]
 		if s.CodeText == "" {
 			// The code is required in ResponseFor: take it from what we received, or from the DocumentId.
-			_ = tx.QueryRow(ctx, `SELECT code, promulgation FROM exchange_inbound WHERE recipient = $1 AND sender = $2 AND document_id = $3`,
-				n.cfg.Org, s.Sender, s.DocumentID).Scan(&s.CodeText, &s.Date)
+			_ = tx.QueryRow(ctx, sqlGetInboundCodeAndDate, n.cfg.Org, s.Sender, s.DocumentID).Scan(&s.CodeText, &s.Date)
 			if s.CodeText == "" {
 				parts := strings.SplitN(s.DocumentID, ",", 3)
 				s.CodeText = parts[len(parts)-1]
@@ -680,8 +688,7 @@ func (n *Node) queueStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut, a
 		}
 		if changed {
 			states[k] = next
-			write.Queue(`UPDATE exchange_status SET progress = $4, recall = $5, updated_at = $6 WHERE sender = $1 AND document_id = $2 AND recipient = $3`,
-				k.sender, k.documentID, k.recipient, next.Progress, next.Recall, now)
+			write.Queue(sqlUpdateStatusState, k.sender, k.documentID, k.recipient, next.Progress, next.Recall, now)
 		}
 		pkt := edxml.NewStatus(edxml.StatusReport{From: edxml.Organ{OrganID: n.cfg.Org, OrganName: n.cfg.OrgName}, Code: s.Code,
 			Description: s.Description, At: now,
@@ -691,8 +698,7 @@ func (n *Node) queueStatusesTx(ctx context.Context, tx pgx.Tx, ss []StatusOut, a
 			return nil, err
 		}
 		sum := sha256.Sum256(raw)
-		write.Queue(`INSERT INTO exchange_status_event (direction, sender, document_id, recipient, code, description, applied, sha256, at)
-			VALUES ('out', $1, $2, $3, $4, $5, true, $6, $7) ON CONFLICT DO NOTHING`, k.sender, s.DocumentID, k.recipient, s.Code, s.Description, sum[:], now)
+		write.Queue(sqlInsertOutgoingStatusEvent, k.sender, s.DocumentID, k.recipient, s.Code, s.Description, sum[:], now)
 		ds = append(ds, Delivery{MessageID: MessageID(n.cfg.Org, s.DocumentID, tos[i], "status:"+s.Code), DocID: s.DocID,
 			Sender: n.cfg.Org, Recipient: tos[i], DocumentID: s.DocumentID, Kind: edxml.KindStatus, StatusCode: s.Code, Packet: raw})
 	}
@@ -743,9 +749,7 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 	err := pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, in := range ins {
-			b.Queue(`INSERT INTO exchange_status_event (direction, sender, document_id, recipient, code, description, applied, sha256, at)
-				VALUES ('in', $1, $2, $3, $4, $5, false, $6, $7) ON CONFLICT DO NOTHING RETURNING id`,
-				in.key.sender, in.key.documentID, in.key.recipient, in.code, in.desc, in.a.sum, now)
+			b.Queue(sqlInsertIncomingStatusEvent, in.key.sender, in.key.documentID, in.key.recipient, in.code, in.desc, in.a.sum, now)
 		}
 		keys := make([]statusKey, len(ins))
 		for i, in := range ins {
@@ -784,12 +788,11 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 				continue
 			}
 			states[in.key], changedKeys[in.key], in.applied = next, true, true
-			w.Queue(`UPDATE exchange_status_event SET applied = true WHERE id = $1`, events[i])
+			w.Queue(sqlMarkStatusEventApplied, events[i])
 		}
 		for k := range changedKeys {
 			st := states[k]
-			w.Queue(`UPDATE exchange_status SET progress = $4, recall = $5, updated_at = $6 WHERE sender = $1 AND document_id = $2 AND recipient = $3`,
-				k.sender, k.documentID, k.recipient, st.Progress, st.Recall, now)
+			w.Queue(sqlUpdateStatusState, k.sender, k.documentID, k.recipient, st.Progress, st.Recall, now)
 		}
 		if w.Len() > 0 {
 			if err := tx.SendBatch(ctx, w).Close(); err != nil {
@@ -815,8 +818,7 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 			}
 			if n.cfg.Recorder != nil && k.sender == n.cfg.Org {
 				var docID string
-				_ = tx.QueryRow(ctx, `SELECT doc_id FROM exchange_outbox WHERE sender = $1 AND document_id = $2 AND recipient = $3 AND kind = 'edoc' LIMIT 1`,
-					k.sender, k.documentID, k.recipient).Scan(&docID)
+				_ = tx.QueryRow(ctx, sqlGetSentEdocDocID, k.sender, k.documentID, k.recipient).Scan(&docID)
 				if docID != "" {
 					if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, docID, k.recipient, in.code, truncate(in.desc, 200)); err != nil {
 						n.log.WarnContext(ctx, "recording a status failed", "doc", docID, "err", err)
@@ -843,8 +845,7 @@ func (n *Node) receiveStatuses(ctx context.Context, arrs []*arrival) error {
 // StatusOf returns the state of one (document, recipient) pair as our ledger knows it.
 func (n *Node) StatusOf(ctx context.Context, sender, documentID, recipient string) (edxml.State, error) {
 	var st edxml.State
-	err := n.pool.QueryRow(ctx, `SELECT progress, recall FROM exchange_status WHERE sender = $1 AND document_id = $2 AND recipient = $3`,
-		sender, documentID, recipient).Scan(&st.Progress, &st.Recall)
+	err := n.pool.QueryRow(ctx, sqlGetStatusState, sender, documentID, recipient).Scan(&st.Progress, &st.Recall)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return edxml.State{}, nil
 	}
@@ -853,9 +854,3 @@ func (n *Node) StatusOf(ctx context.Context, sender, documentID, recipient strin
 
 // ErrStatusNotAllowed wraps edxml.ErrTransition for a status our side may not send now.
 var ErrStatusNotAllowed = errors.New("delivery: status not allowed")
-
-// lockStatusSQL creates a pair's status row if needed and locks it until the transaction ends, in one
-// statement: two statuses for a new pair arriving together serialise on the row instead of both
-// starting from an empty state.
-const lockStatusSQL = `INSERT INTO exchange_status (sender, document_id, recipient, updated_at) VALUES ($1, $2, $3, $4)
-	ON CONFLICT (sender, document_id, recipient) DO UPDATE SET sender = EXCLUDED.sender RETURNING progress, recall`

@@ -19,6 +19,21 @@ import (
 	"github.com/lienthong/lienthong/exchange/edxml"
 )
 
+var (
+	sqlMarkOutboxSent         = queries.Must("MarkOutboxSent")
+	sqlInsertOutbox           = queries.Must("InsertOutbox")
+	sqlGetOutboxForDelivery   = queries.Must("GetOutboxForDelivery")
+	sqlRecordFailedAttempt    = queries.Must("RecordFailedAttempt")
+	sqlSetOutboxState         = queries.Must("SetOutboxState")
+	sqlUpsertFailedDelivery   = queries.Must("UpsertFailedDelivery")
+	sqlListFailedDeliveries   = queries.Must("ListFailedDeliveries")
+	sqlRequeueFailedDelivery  = queries.Must("RequeueFailedDelivery")
+	sqlSetOutboxDeadline      = queries.Must("SetOutboxDeadline")
+	sqlResolveFailedDelivery  = queries.Must("ResolveFailedDelivery")
+	sqlGetOutboxKind          = queries.Must("GetOutboxKind")
+	sqlListDocumentDeliveries = queries.Must("ListDocumentDeliveries")
+)
+
 // DeliverArgs is the job of one packet to one recipient. MessageID is stable per (document, recipient,
 // action); Redelivery counts manual re-deliveries so that River's uniqueness lets a clerk's re-delivery
 // through while duplicates of the same attempt are skipped.
@@ -103,11 +118,8 @@ func (n *Node) enqueueTx(ctx context.Context, tx pgx.Tx, ds []Delivery, at time.
 			return nil, err
 		}
 		kept = k
-		batch.Queue(`INSERT INTO exchange_outbox (message_id, doc_id, sender, recipient, document_id, kind, status_code,
-				packet, packet_ref, sha256, urgency, deadline, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) ON CONFLICT (message_id) DO NOTHING`,
-			d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode, k.bytes, k.ref, k.sum,
-			urgencyOr(d.Urgency), deadlines[i], n.now())
+		batch.Queue(sqlInsertOutbox, d.MessageID, d.DocID, d.Sender, d.Recipient, d.DocumentID, string(d.Kind), d.StatusCode,
+			k.bytes, k.ref, k.sum, urgencyOr(d.Urgency), deadlines[i], n.now())
 	}
 	br := tx.SendBatch(ctx, batch)
 	var params []river.InsertManyParams
@@ -171,7 +183,7 @@ func (n *Node) pushNow(ctx context.Context, qs []queuedJob) {
 		if r == nil {
 			continue
 		}
-		b.Queue(markSentSQL, qs[i].d.MessageID, r.rc.ID, r.rc.At, r.rc.Raw, n.now())
+		b.Queue(sqlMarkOutboxSent, qs[i].d.MessageID, r.rc.ID, r.rc.At, r.rc.Raw, n.now())
 		if r.job != 0 {
 			jobs = append(jobs, r.job)
 		}
@@ -290,8 +302,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	var r outboxRow
 	var sum []byte
 	var ref *string
-	err := n.pool.QueryRow(ctx, `SELECT doc_id, sender, recipient, document_id, kind, status_code, state, packet, packet_ref, sha256, deadline, attempts
-		FROM exchange_outbox WHERE message_id = $1`, job.Args.MessageID).Scan(&r.docID, &r.sender, &r.recipient, &r.documentID,
+	err := n.pool.QueryRow(ctx, sqlGetOutboxForDelivery, job.Args.MessageID).Scan(&r.docID, &r.sender, &r.recipient, &r.documentID,
 		&r.kind, &r.code, &r.state, &r.packet, &ref, &sum, &r.deadline, &r.attempts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return river.JobCancel(fmt.Errorf("no outbox row for message %s", job.Args.MessageID))
@@ -327,8 +338,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	rc, err := n.cfg.Axis.Send(ctx, out)
 	if err != nil {
 		msg := err.Error()
-		_, _ = n.pool.Exec(ctx, `UPDATE exchange_outbox SET attempts = attempts + 1, last_error = $2, updated_at = $3 WHERE message_id = $1`,
-			job.Args.MessageID, truncate(msg, 1000), n.now())
+		_, _ = n.pool.Exec(ctx, sqlRecordFailedAttempt, job.Args.MessageID, truncate(msg, 1000), n.now())
 		switch {
 		case !axis.IsTemporary(err):
 			n.Metrics.Refused.Add(1)
@@ -360,7 +370,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	// and one unbatched update of river_job per packet).
 	if r.kind == string(edxml.KindEdoc) && n.cfg.Recorder != nil && r.docID != "" {
 		err = pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, markSentSQL, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now()); err != nil {
+			if _, err := tx.Exec(ctx, sqlMarkOutboxSent, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now()); err != nil {
 				return err
 			}
 			if err := n.cfg.Recorder.DeliveryStatusTx(ctx, tx, r.docID, r.recipient, "sent", "axis id "+rc.ID); err != nil {
@@ -369,7 +379,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return nil
 		})
 	} else {
-		_, err = n.pool.Exec(ctx, markSentSQL, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now())
+		_, err = n.pool.Exec(ctx, sqlMarkOutboxSent, job.Args.MessageID, rc.ID, rc.At, rc.Raw, n.now())
 	}
 	if err != nil {
 		return err
@@ -378,20 +388,13 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	return nil
 }
 
-// markSentSQL records that the axis accepted a queued packet.
-const markSentSQL = `UPDATE exchange_outbox SET state = 'sent', attempts = attempts + 1, axis_id = $2, accepted_at = $3,
-	receipt = $4, last_error = '', updated_at = $5 WHERE message_id = $1 AND state = 'queued'`
-
 // fail writes the failed-deliveries row and moves the outbox row to state (failed or expired).
 func (n *Node) fail(ctx context.Context, job *river.Job[DeliverArgs], r outboxRow, reason, lastErr, state string) error {
 	return pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE exchange_outbox SET state = $2, updated_at = $3 WHERE message_id = $1`, job.Args.MessageID, state, n.now()); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetOutboxState, job.Args.MessageID, state, n.now()); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO exchange_failed (message_id, reason, last_error, attempts, failed_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (message_id) DO UPDATE SET reason = EXCLUDED.reason, last_error = EXCLUDED.last_error,
-				attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at, resolved_at = NULL`,
-			job.Args.MessageID, reason, truncate(lastErr, 1000), job.Attempt, n.now()); err != nil {
+		if _, err := tx.Exec(ctx, sqlUpsertFailedDelivery, job.Args.MessageID, reason, truncate(lastErr, 1000), job.Attempt, n.now()); err != nil {
 			return err
 		}
 		if r.kind == string(edxml.KindEdoc) && n.cfg.Recorder != nil && r.docID != "" {
@@ -428,8 +431,7 @@ func (n *Node) FailedDeliveries(ctx context.Context, limit int) ([]Failed, error
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := n.pool.Query(ctx, `SELECT f.message_id, o.doc_id, o.recipient, o.document_id, o.kind, f.reason, f.last_error, f.attempts, f.failed_at
-		FROM exchange_failed f JOIN exchange_outbox o USING (message_id) WHERE f.resolved_at IS NULL ORDER BY f.failed_at LIMIT $1`, limit)
+	rows, err := n.pool.Query(ctx, sqlListFailedDeliveries, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -449,9 +451,7 @@ func (n *Node) Redeliver(ctx context.Context, messageID string) error {
 	return pgx.BeginFunc(ctx, n.pool, func(tx pgx.Tx) error {
 		var urgency string
 		var redeliveries int
-		err := tx.QueryRow(ctx, `UPDATE exchange_outbox o SET state = 'queued', redeliveries = redeliveries + 1, updated_at = $2
-			FROM exchange_failed f WHERE f.message_id = o.message_id AND o.message_id = $1 AND f.resolved_at IS NULL
-			RETURNING o.urgency, o.redeliveries`, messageID, n.now()).Scan(&urgency, &redeliveries)
+		err := tx.QueryRow(ctx, sqlRequeueFailedDelivery, messageID, n.now()).Scan(&urgency, &redeliveries)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFailed
 		}
@@ -459,14 +459,14 @@ func (n *Node) Redeliver(ctx context.Context, messageID string) error {
 			return err
 		}
 		deadline := n.deadline(urgency)
-		if _, err := tx.Exec(ctx, `UPDATE exchange_outbox SET deadline = $2 WHERE message_id = $1`, messageID, deadline); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetOutboxDeadline, messageID, deadline); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE exchange_failed SET resolved_at = $2 WHERE message_id = $1`, messageID, n.now()); err != nil {
+		if _, err := tx.Exec(ctx, sqlResolveFailedDelivery, messageID, n.now()); err != nil {
 			return err
 		}
 		var kind string
-		_ = tx.QueryRow(ctx, `SELECT kind FROM exchange_outbox WHERE message_id = $1`, messageID).Scan(&kind)
+		_ = tx.QueryRow(ctx, sqlGetOutboxKind, messageID).Scan(&kind)
 		_, err = n.client.InsertTx(ctx, tx, DeliverArgs{MessageID: messageID, Redelivery: redeliveries, Deadline: deadline},
 			insertOpts(Delivery{Kind: edxml.Kind(kind), Urgency: urgency}, n.cfg.MaxAttempts))
 		return err
@@ -485,8 +485,7 @@ type DeliveryState struct {
 
 // Deliveries lists the outbox rows of one of our documents.
 func (n *Node) Deliveries(ctx context.Context, docID string) ([]DeliveryState, error) {
-	rows, err := n.pool.Query(ctx, `SELECT message_id, recipient, kind, state, coalesce(axis_id, ''), attempts FROM exchange_outbox
-		WHERE doc_id = $1 ORDER BY recipient, kind, status_code`, docID)
+	rows, err := n.pool.Query(ctx, sqlListDocumentDeliveries, docID)
 	if err != nil {
 		return nil, err
 	}

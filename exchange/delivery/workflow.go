@@ -25,6 +25,10 @@ var (
 	_ IncomingRecaller        = WorkflowFiler{}
 )
 
+var (
+	sqlGetSentEdocDocumentID = queries.Must("GetSentEdocDocumentID")
+)
+
 // IncomingRecaller is implemented by a Filer that can carry out a sender's recall (status 13) of a
 // document we received; the node then answers 15 in the same transaction.
 type IncomingRecaller interface {
@@ -40,8 +44,7 @@ func (f WorkflowFiler) RecallIncomingTx(ctx context.Context, tx pgx.Tx, toOrgCod
 func (n *Node) RecallTx(ctx context.Context, tx pgx.Tx, doc workflow.OutgoingDoc, recipients []workflow.Recipient, reason string) error {
 	for _, r := range recipients {
 		var documentID string
-		err := tx.QueryRow(ctx, `SELECT document_id FROM exchange_outbox WHERE doc_id = $1 AND recipient = $2 AND kind = 'edoc' LIMIT 1`,
-			doc.ID, r.Code).Scan(&documentID)
+		err := tx.QueryRow(ctx, sqlGetSentEdocDocumentID, doc.ID, r.Code).Scan(&documentID)
 		if err != nil {
 			continue // never sent over the axis to this recipient: nothing to recall there
 		}

@@ -48,6 +48,19 @@ import (
 	"github.com/lienthong/lienthong/workflow"
 )
 
+var (
+	sqlCountDoneStatusesFromSender     = queries.Must("CountDoneStatusesFromSender")
+	sqlCountSentEdocs                  = queries.Must("CountSentEdocs")
+	sqlCountIncomingFromSender         = queries.Must("CountIncomingFromSender")
+	sqlCountDistinctIncomingFromSender = queries.Must("CountDistinctIncomingFromSender")
+	sqlSummariseInboundVerdicts        = queries.Must("SummariseInboundVerdicts")
+	sqlCountRegisteredIncoming         = queries.Must("CountRegisteredIncoming")
+	sqlCountInboundPackets             = queries.Must("CountInboundPackets")
+	sqlCountSentEdocDeliveries         = queries.Must("CountSentEdocDeliveries")
+	sqlCountInboundStatusEvents        = queries.Must("CountInboundStatusEvents")
+	sqlCountRunningJobs                = queries.Must("CountRunningJobs")
+)
+
 // Options configure a run.
 type Options struct {
 	Documents int
@@ -544,7 +557,7 @@ func (r *runner) play(ctx context.Context) (Summary, error) {
 	want := n * len(recips)
 	lastSay := time.Now()
 	for {
-		done := count(ctx, prov.pool, `SELECT count(*) FROM exchange_status WHERE sender = $1 AND progress = '06'`, prov.code)
+		done := count(ctx, prov.pool, sqlCountDoneStatusesFromSender, prov.code)
 		if done >= want {
 			break
 		}
@@ -553,7 +566,7 @@ func (r *runner) play(ctx context.Context) (Summary, error) {
 			break
 		}
 		if time.Since(lastSay) > 3*time.Second {
-			sent := count(ctx, prov.pool, `SELECT count(*) FROM exchange_outbox WHERE kind = 'edoc' AND state = 'sent'`)
+			sent := count(ctx, prov.pool, sqlCountSentEdocs)
 			r.say("  … %d/%d delivered to the axis, %d/%d answered 06 (done)", sent, want, done, want)
 			lastSay = time.Now()
 		}
@@ -564,8 +577,8 @@ func (r *runner) play(ctx context.Context) (Summary, error) {
 	// The summary comes from the recipients' own registers, not from the sender's hopes.
 	bg := context.Background()
 	for _, g := range recips {
-		total := count(bg, g.pool, `SELECT count(*) FROM incoming_doc WHERE sender_code = $1`, prov.code)
-		distinct := count(bg, g.pool, `SELECT count(DISTINCT sender_document_id) FROM incoming_doc WHERE sender_code = $1`, prov.code)
+		total := count(bg, g.pool, sqlCountIncomingFromSender, prov.code)
+		distinct := count(bg, g.pool, sqlCountDistinctIncomingFromSender, prov.code)
 		sum.Delivered += distinct
 		sum.Duplicates += total - distinct
 	}
@@ -581,15 +594,15 @@ func (r *runner) play(ctx context.Context) (Summary, error) {
 	r.say("── what happened ──")
 	for _, g := range recips {
 		var verdicts string
-		_ = g.pool.QueryRow(bg, `SELECT coalesce(string_agg(verdict || '×' || c, ', '), '') FROM (SELECT verdict, count(*) c FROM exchange_inbound GROUP BY verdict) x`).Scan(&verdicts)
-		reg := count(bg, g.pool, `SELECT count(*) FROM incoming_doc WHERE register_number IS NOT NULL`)
+		_ = g.pool.QueryRow(bg, sqlSummariseInboundVerdicts).Scan(&verdicts)
+		reg := count(bg, g.pool, sqlCountRegisteredIncoming)
 		r.say("  %s: %d packets received (%s), %d registered in the incoming register, %d duplicate packets ignored",
-			g.name, count(bg, g.pool, `SELECT count(*) FROM exchange_inbound`), verdicts, reg, g.node.Metrics.Duplicates.Load())
+			g.name, count(bg, g.pool, sqlCountInboundPackets), verdicts, reg, g.node.Metrics.Duplicates.Load())
 	}
 	r.say("  %s: %d deliveries sent, %d statuses received; per recipient the state machine ended at 06 for %d/%d pairs",
-		prov.name, count(bg, prov.pool, `SELECT count(*) FROM exchange_outbox WHERE state = 'sent' AND kind = 'edoc'`),
-		count(bg, prov.pool, `SELECT count(*) FROM exchange_status_event WHERE direction = 'in'`),
-		count(bg, prov.pool, `SELECT count(*) FROM exchange_status WHERE sender = $1 AND progress = '06'`, prov.code), want)
+		prov.name, count(bg, prov.pool, sqlCountSentEdocDeliveries),
+		count(bg, prov.pool, sqlCountInboundStatusEvents),
+		count(bg, prov.pool, sqlCountDoneStatusesFromSender, prov.code), want)
 	r.say("  axis: %d packets stored (%d documents, rest statuses), 0 duplicates allowed: %d found", hs.Packets, hs.Edocs, hs.Duplicates)
 	if r.faults != nil {
 		r.say("  faults injected: %d (503 %d, 429 %d, reset before %d, reset after storing %d, stalls %d); worker killed and restarted: %v",
@@ -621,14 +634,14 @@ func round(x float64, places int) float64 {
 // killAndRestart SIGKILLs the province's worker once some deliveries went out and starts a new one.
 func (r *runner) killAndRestart(ctx context.Context, prov *org, w **exec.Cmd) bool {
 	deadline := time.Now().Add(30 * time.Second)
-	for count(ctx, prov.pool, `SELECT count(*) FROM exchange_outbox WHERE kind = 'edoc' AND state = 'sent'`) < 2 && time.Now().Before(deadline) {
+	for count(ctx, prov.pool, sqlCountSentEdocs) < 2 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	running := count(ctx, prov.pool, `SELECT count(*) FROM river_job WHERE state = 'running'`)
+	running := count(ctx, prov.pool, sqlCountRunningJobs)
 	old := *w
 	_ = old.Process.Signal(syscall.SIGKILL)
 	_ = old.Wait()
-	sent := count(ctx, prov.pool, `SELECT count(*) FROM exchange_outbox WHERE kind = 'edoc' AND state = 'sent'`)
+	sent := count(ctx, prov.pool, sqlCountSentEdocs)
 	r.say("  ✗ killed the province's delivery worker (pid %d, SIGKILL) with %d jobs running and %d deliveries done", old.Process.Pid, running, sent)
 	nw, err := r.startWorker(ctx, prov)
 	if err != nil {

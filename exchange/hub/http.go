@@ -24,6 +24,16 @@ import (
 	"github.com/lienthong/lienthong/exchange/edxml"
 )
 
+var (
+	sqlGetPacketByMessageID       = queries.Must("GetPacketByMessageID")
+	sqlInsertPacketWithDeliveries = queries.Must("InsertPacketWithDeliveries")
+	sqlListPendingInbox           = queries.Must("ListPendingInbox")
+	sqlGetInboxPacket             = queries.Must("GetInboxPacket")
+	sqlAckDelivery                = queries.Must("AckDelivery")
+	sqlAckDeliveries              = queries.Must("AckDeliveries")
+	sqlListSentDeliveries         = queries.Must("ListSentDeliveries")
+)
+
 type ctxKey struct{}
 
 // Handler returns the hub's HTTP API.
@@ -207,8 +217,7 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 		// retries pay for the lookup; a first push that repeats one leaves unreferenced bytes.
 		err = pgx.ErrNoRows
 		if r.Header.Get("X-Retry") != "" {
-			err = h.pool.QueryRow(r.Context(), `SELECT id::text, accepted_at, sha256 FROM hub_packet WHERE sender = $1 AND message_id = $2`,
-				node, msgID).Scan(&id, &at, &prev)
+			err = h.pool.QueryRow(r.Context(), sqlGetPacketByMessageID, node, msgID).Scan(&id, &at, &prev)
 		}
 		switch {
 		case err == nil:
@@ -228,22 +237,12 @@ func (h *Hub) handleSend(w http.ResponseWriter, r *http.Request, node string) {
 		}
 	}
 	if !known {
-		// One statement stores the packet and its per-recipient inbox rows (atomic on its own, one round
-		// trip); no row back means the (sender, message id) was there already.
 		var rcpts, dids []string
-		err = h.pool.QueryRow(r.Context(), `WITH p AS (
-				INSERT INTO hub_packet (sender, from_code, message_id, kind, sha256, size, body, body_ref, accepted_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sender, message_id) DO NOTHING RETURNING id, accepted_at
-			), d AS (
-				INSERT INTO hub_delivery (packet_id, recipient)
-				SELECT p.id, u.r FROM p, unnest($10::text[]) WITH ORDINALITY AS u(r, n) ORDER BY u.n RETURNING id, recipient
-			)
-			SELECT p.id::text, p.accepted_at, x.r, x.i FROM p, (SELECT array_agg(recipient) AS r, array_agg(id::text) AS i FROM d) x`,
+		err = h.pool.QueryRow(r.Context(), sqlInsertPacketWithDeliveries,
 			node, from, msgID, string(p.Kind), sum[:], len(body), stored, ref, now, recipients).Scan(&id, &at, &rcpts, &dids)
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			err = h.pool.QueryRow(r.Context(), `SELECT id::text, accepted_at, sha256 FROM hub_packet WHERE sender = $1 AND message_id = $2`,
-				node, msgID).Scan(&id, &at, &prev)
+		case errors.Is(err, pgx.ErrNoRows): // the (sender, message id) was there already
+			err = h.pool.QueryRow(r.Context(), sqlGetPacketByMessageID, node, msgID).Scan(&id, &at, &prev)
 			if err == nil {
 				duplicate()
 			}
@@ -313,11 +312,7 @@ func (h *Hub) handleList(w http.ResponseWriter, r *http.Request, node string) {
 		}
 		inline = n
 	}
-	rows, err := h.pool.Query(r.Context(), `SELECT d.id::text, p.from_code, d.recipient, p.kind, p.message_id, p.sha256, p.size, p.accepted_at,
-			CASE WHEN p.size <= $4 THEN p.body END
-		FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
-		WHERE d.recipient = $1 AND d.state = 'pending' AND ($2 = '' OR p.kind = $2)
-		ORDER BY d.seq LIMIT $3`, node, kind, limit, inline)
+	rows, err := h.pool.Query(r.Context(), sqlListPendingInbox, node, kind, limit, inline)
 	if err != nil {
 		h.dbFail(w, r, "list", err)
 		return
@@ -347,8 +342,7 @@ func (h *Hub) handleFetch(w http.ResponseWriter, r *http.Request, node string) {
 	var from, kind string
 	var sum []byte
 	var ref *string
-	err := h.pool.QueryRow(r.Context(), `SELECT p.body, p.body_ref, p.from_code, p.kind, p.sha256 FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
-		WHERE d.id = $1::uuid AND d.recipient = $2`, pathID(r), node).Scan(&body, &ref, &from, &kind, &sum)
+	err := h.pool.QueryRow(r.Context(), sqlGetInboxPacket, pathID(r), node).Scan(&body, &ref, &from, &kind, &sum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		problem(w, http.StatusNotFound, "not_found", "no such packet in this inbox")
 		return
@@ -395,8 +389,7 @@ func (h *Hub) handleAck(w http.ResponseWriter, r *http.Request, node string) {
 	if !in.OK {
 		st = "fail"
 	}
-	tag, err := h.pool.Exec(r.Context(), `UPDATE hub_delivery SET state = $3, reason = $4, acked_at = coalesce(acked_at, $5)
-		WHERE id = $1::uuid AND recipient = $2`, pathID(r), node, st, in.Reason, h.now())
+	tag, err := h.pool.Exec(r.Context(), sqlAckDelivery, pathID(r), node, st, in.Reason, h.now())
 	if err != nil {
 		h.dbFail(w, r, "ack", err)
 		return
@@ -427,10 +420,7 @@ func (h *Hub) handleAckMany(w http.ResponseWriter, r *http.Request, node string)
 		}
 		ids[i], oks[i], reasons[i] = a.ID, a.OK, a.Reason
 	}
-	tag, err := h.pool.Exec(r.Context(), `UPDATE hub_delivery d SET state = CASE WHEN u.ok THEN 'done' ELSE 'fail' END, reason = u.reason,
-			acked_at = coalesce(d.acked_at, $2)
-		FROM (SELECT DISTINCT ON (id) id, ok, reason FROM unnest($3::uuid[], $4::bool[], $5::text[]) AS x(id, ok, reason)) u
-		WHERE d.id = u.id AND d.recipient = $1`, node, h.now(), ids, oks, reasons)
+	tag, err := h.pool.Exec(r.Context(), sqlAckDeliveries, node, h.now(), ids, oks, reasons)
 	if err != nil {
 		h.dbFail(w, r, "ack", err)
 		return
@@ -458,8 +448,7 @@ func isUUID(s string) bool {
 }
 
 func (h *Hub) handleSent(w http.ResponseWriter, r *http.Request, node string) {
-	rows, err := h.pool.Query(r.Context(), `SELECT p.id::text, d.recipient, d.state, d.reason, p.accepted_at, d.acked_at
-		FROM hub_packet p JOIN hub_delivery d ON d.packet_id = p.id WHERE p.id = $1::uuid AND p.sender = $2`, pathID(r), node)
+	rows, err := h.pool.Query(r.Context(), sqlListSentDeliveries, pathID(r), node)
 	if err != nil {
 		h.dbFail(w, r, "sent", err)
 		return

@@ -25,47 +25,16 @@ import (
 	"github.com/lienthong/lienthong/exchange/blobs"
 )
 
-const schema = `
-CREATE TABLE IF NOT EXISTS hub_node (
-	code         text PRIMARY KEY,
-	name         text NOT NULL DEFAULT '',
-	token_sha256 bytea NOT NULL UNIQUE,
-	push_url     text NOT NULL DEFAULT '',
-	created_at   timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS hub_alias (
-	old   text PRIMARY KEY,
-	new   text NOT NULL,
-	since timestamptz NOT NULL
-);
-CREATE TABLE IF NOT EXISTS hub_packet (
-	id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-	sender      text NOT NULL,
-	from_code   text NOT NULL,
-	message_id  text NOT NULL,
-	kind        text NOT NULL,
-	sha256      bytea NOT NULL,
-	size        integer NOT NULL,
-	body        bytea NOT NULL,
-	accepted_at timestamptz NOT NULL,
-	UNIQUE (sender, message_id)
-);
-ALTER TABLE hub_packet ALTER COLUMN body SET STORAGE EXTERNAL;
-ALTER TABLE hub_packet ALTER COLUMN body DROP NOT NULL; -- NULL: the body is in Config.Packets at body_ref
-ALTER TABLE hub_packet ADD COLUMN IF NOT EXISTS body_ref text;
-CREATE TABLE IF NOT EXISTS hub_delivery (
-	id        uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-	seq       bigserial NOT NULL,
-	packet_id uuid NOT NULL REFERENCES hub_packet (id),
-	recipient text NOT NULL,
-	state     text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'fail')),
-	reason    text NOT NULL DEFAULT '',
-	acked_at  timestamptz,
-	UNIQUE (packet_id, recipient)
-);
-CREATE INDEX IF NOT EXISTS hub_delivery_inbox ON hub_delivery (recipient, seq) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS hub_packet_accepted ON hub_packet (accepted_at); -- retention (Purge)
-`
+var (
+	sqlCreateHubTables          = queries.Must("CreateHubTables")
+	sqlPurgeAcknowledgedPackets = queries.Must("PurgeAcknowledgedPackets")
+	sqlListReferencedSegments   = queries.Must("ListReferencedSegments")
+	sqlListNodes                = queries.Must("ListNodes")
+	sqlListAliases              = queries.Must("ListAliases")
+	sqlUpsertNode               = queries.Must("UpsertNode")
+	sqlUpsertAlias              = queries.Must("UpsertAlias")
+	sqlCountHubStats            = queries.Must("CountHubStats")
+)
 
 // Hub is the hub's state and HTTP handler.
 type Hub struct {
@@ -114,8 +83,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Hub, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	// Serialise schema creation between hubs starting together on one database.
-	if _, err := pool.Exec(ctx, `SELECT pg_advisory_lock(74061); `+schema+` SELECT pg_advisory_unlock(74061);`); err != nil {
+	if _, err := pool.Exec(ctx, sqlCreateHubTables); err != nil {
 		return nil, fmt.Errorf("hub: creating tables: %w", err)
 	}
 	if err := h.reload(ctx); err != nil {
@@ -169,13 +137,7 @@ type Purged struct {
 func (h *Hub) Purge(ctx context.Context, before time.Time) (Purged, error) {
 	var res Purged
 	for {
-		tag, err := h.pool.Exec(ctx, `WITH old AS (
-				SELECT p.id FROM hub_packet p
-				WHERE p.accepted_at < $1
-				  AND NOT EXISTS (SELECT 1 FROM hub_delivery d WHERE d.packet_id = p.id AND d.state = 'pending')
-				LIMIT 5000),
-			gone AS (DELETE FROM hub_delivery d USING old WHERE d.packet_id = old.id)
-			DELETE FROM hub_packet p USING old WHERE p.id = old.id`, before)
+		tag, err := h.pool.Exec(ctx, sqlPurgeAcknowledgedPackets, before)
 		if err != nil {
 			return res, fmt.Errorf("hub: removing packets past the retention: %w", err)
 		}
@@ -188,7 +150,7 @@ func (h *Hub) Purge(ctx context.Context, before time.Time) (Purged, error) {
 	if h.blob == nil {
 		return res, nil
 	}
-	rows, err := h.pool.Query(ctx, `SELECT DISTINCT split_part(body_ref, ':', 1) FROM hub_packet WHERE body_ref IS NOT NULL`)
+	rows, err := h.pool.Query(ctx, sqlListReferencedSegments)
 	if err != nil {
 		return res, fmt.Errorf("hub: listing referenced segments: %w", err)
 	}
@@ -210,7 +172,7 @@ func (h *Hub) Close() {
 }
 
 func (h *Hub) reload(ctx context.Context) error {
-	rows, err := h.pool.Query(ctx, `SELECT code, token_sha256, push_url FROM hub_node`)
+	rows, err := h.pool.Query(ctx, sqlListNodes)
 	if err != nil {
 		return fmt.Errorf("hub: loading nodes: %w", err)
 	}
@@ -232,7 +194,7 @@ func (h *Hub) reload(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	arows, err := h.pool.Query(ctx, `SELECT old, new, since FROM hub_alias`)
+	arows, err := h.pool.Query(ctx, sqlListAliases)
 	if err != nil {
 		return err
 	}
@@ -261,9 +223,7 @@ func (h *Hub) AddNode(ctx context.Context, code, name, token, pushURL string) er
 		return errors.New("hub: a node needs a code and a token of at least 16 characters")
 	}
 	sum := sha256.Sum256([]byte(token))
-	if _, err := h.pool.Exec(ctx, `INSERT INTO hub_node (code, name, token_sha256, push_url) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, token_sha256 = EXCLUDED.token_sha256, push_url = EXCLUDED.push_url`,
-		code, name, sum[:], pushURL); err != nil {
+	if _, err := h.pool.Exec(ctx, sqlUpsertNode, code, name, sum[:], pushURL); err != nil {
 		return fmt.Errorf("hub: adding node %s: %w", code, err)
 	}
 	h.mu.Lock()
@@ -281,9 +241,7 @@ func (h *Hub) AddNode(ctx context.Context, code, name, token, pushURL string) er
 
 // AddAlias records a code change (old → new from since).
 func (h *Hub) AddAlias(ctx context.Context, a axis.Alias) error {
-	if _, err := h.pool.Exec(ctx, `INSERT INTO hub_alias (old, new, since) VALUES ($1, $2, $3)
-		ON CONFLICT (old) DO UPDATE SET new = EXCLUDED.new, since = EXCLUDED.since`,
-		axis.NormaliseCode(a.Old), axis.NormaliseCode(a.New), a.Since); err != nil {
+	if _, err := h.pool.Exec(ctx, sqlUpsertAlias, axis.NormaliseCode(a.Old), axis.NormaliseCode(a.New), a.Since); err != nil {
 		return err
 	}
 	h.dir.AddAlias(a)
@@ -316,11 +274,7 @@ type Stats struct {
 // Stats reads the counters.
 func (h *Hub) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
-	err := h.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM hub_packet), (SELECT count(*) FROM hub_delivery),
-		(SELECT count(*) FROM hub_delivery WHERE state = 'pending'),
-		(SELECT count(*) FROM (SELECT 1 FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id
-			GROUP BY p.sender, p.message_id, d.recipient HAVING count(*) > 1) x),
-		(SELECT count(*) FROM hub_delivery d JOIN hub_packet p ON p.id = d.packet_id WHERE p.kind = 'edoc')`).Scan(&s.Packets, &s.Deliveries, &s.Pending, &s.Duplicates, &s.Edocs)
+	err := h.pool.QueryRow(ctx, sqlCountHubStats).Scan(&s.Packets, &s.Deliveries, &s.Pending, &s.Duplicates, &s.Edocs)
 	return s, err
 }
 

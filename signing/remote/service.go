@@ -28,6 +28,19 @@ import (
 	"github.com/lienthong/lienthong/workflow"
 )
 
+var (
+	sqlGetSignLeader             = queries.Must("GetSignLeader")
+	sqlUpsertSignRequest         = queries.Must("UpsertSignRequest")
+	sqlGetSignRequestLeader      = queries.Must("GetSignRequestLeader")
+	sqlDeleteExpiredSignSessions = queries.Must("DeleteExpiredSignSessions")
+	sqlInsertSignSession         = queries.Must("InsertSignSession")
+	sqlGetSignSession            = queries.Must("GetSignSession")
+	sqlClaimSignSession          = queries.Must("ClaimSignSession")
+	sqlGetSignSessionUsedAt      = queries.Must("GetSignSessionUsedAt")
+	sqlReleaseSignSession        = queries.Must("ReleaseSignSession")
+	sqlSetSignSessionResult      = queries.Must("SetSignSessionResult")
+)
+
 // Config holds what a Service needs besides the document office.
 type Config struct {
 	// TTL is how long a prepared signature or a file ticket stays usable; 5 minutes when zero.
@@ -116,7 +129,7 @@ func (s *Service) SendToLeader(ctx context.Context, p workflow.Principal, id str
 		var role string
 		var org int64
 		var active bool
-		err := tx.QueryRow(ctx, `SELECT role, org_id, active, name FROM app_user WHERE id = $1`, leaderID).Scan(&role, &org, &active, &r.LeaderName)
+		err := tx.QueryRow(ctx, sqlGetSignLeader, leaderID).Scan(&role, &org, &active, &r.LeaderName)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (org != p.OrgID || !active)) {
 			return apperr.New(apperr.Invalid, "sign_leader_unknown", "Không có lãnh đạo này trong cơ quan / no such leader in your organisation")
 		}
@@ -126,8 +139,7 @@ func (s *Service) SendToLeader(ctx context.Context, p workflow.Principal, id str
 		if role != string(workflow.RoleLeader) {
 			return apperr.New(apperr.Invalid, "sign_not_leader", "Người nhận trình ký phải là lãnh đạo / the person must be a leader")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sign_request (doc_id, leader_id, requested_by, requested_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (doc_id) DO UPDATE SET leader_id = $2, requested_by = $3, requested_at = $4`, d.ID, leaderID, p.UserID, r.RequestedAt); err != nil {
+		if _, err := tx.Exec(ctx, sqlUpsertSignRequest, d.ID, leaderID, p.UserID, r.RequestedAt); err != nil {
 			return dbError(err)
 		}
 		return s.wf.AuditTx(ctx, tx, workflow.Event{Actor: p, Action: "outgoing.send_to_leader", OrgID: p.OrgID, DocID: d.ID,
@@ -157,7 +169,7 @@ func (s *Service) signable(ctx context.Context, p workflow.Principal, id string)
 		return d, workflow.File{}, err
 	}
 	var leader int64
-	err = s.pool.QueryRow(ctx, `SELECT leader_id FROM sign_request WHERE doc_id = $1`, d.ID).Scan(&leader)
+	err = s.pool.QueryRow(ctx, sqlGetSignRequestLeader, d.ID).Scan(&leader)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, workflow.File{}, ErrNotSent
 	}
@@ -289,12 +301,10 @@ func (s *Service) Prepare(ctx context.Context, p workflow.Principal, id string, 
 	exp := now.Add(s.cfg.TTL)
 	err = workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		// Spent and long-expired sessions are kept a day for diagnosis, then dropped.
-		if _, err := tx.Exec(ctx, `DELETE FROM sign_session WHERE expires_at < $1`, now.Add(-24*time.Hour)); err != nil {
+		if _, err := tx.Exec(ctx, sqlDeleteExpiredSignSessions, now.Add(-24*time.Hour)); err != nil {
 			return dbError(err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sign_session (id, doc_id, user_id, doc_sha256, cert_sha256, chain, field, hash,
-				signed_at, base_size, increment, contents_pos, contents_end, digest, signed_attrs, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		if _, err := tx.Exec(ctx, sqlInsertSignSession,
 			sid, d.ID, p.UserID, docSum, certSum[:], ders, prep.Field, prep.Hash.String(), prep.SignedAt, prep.BaseSize,
 			prep.Increment, prep.ContentsPos, prep.ContentsEnd, prep.Digest, prep.SignedAttrs, now, exp); err != nil {
 			return dbError(err)
@@ -366,9 +376,7 @@ func (s *Service) Complete(ctx context.Context, p workflow.Principal, sessionID 
 		return Completed{}, apperr.New(apperr.Invalid, "sign_signature_missing", "Thiếu chữ ký (signature) / the signature is missing or malformed")
 	}
 	var ss session
-	err := s.pool.QueryRow(ctx, `SELECT doc_id::text, field, hash, user_id, doc_sha256, cert_sha256, chain, signed_at, expires_at,
-			used_at, base_size, contents_pos, contents_end, increment, digest, signed_attrs
-		FROM sign_session WHERE id = $1`, sessionID).Scan(&ss.docID, &ss.field, &ss.hash, &ss.userID, &ss.docSum,
+	err := s.pool.QueryRow(ctx, sqlGetSignSession, sessionID).Scan(&ss.docID, &ss.field, &ss.hash, &ss.userID, &ss.docSum,
 		&ss.certSum, &ss.chain, &ss.signedAt, &ss.expiresAt, &ss.usedAt, &ss.baseSize, &ss.contentsPos, &ss.contentsEnd,
 		&ss.increment, &ss.digest, &ss.signedAttrs)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -427,14 +435,13 @@ func (s *Service) Complete(ctx context.Context, p workflow.Principal, sessionID 
 	}
 	// Claim the session: of concurrent completes (on any server process) exactly one gets the row.
 	now := s.now()
-	tag, err := s.pool.Exec(ctx, `UPDATE sign_session SET used_at = $2 WHERE id = $1 AND user_id = $3 AND used_at IS NULL AND expires_at > $2`,
-		sessionID, now, p.UserID)
+	tag, err := s.pool.Exec(ctx, sqlClaimSignSession, sessionID, now, p.UserID)
 	if err != nil {
 		return Completed{}, dbError(err)
 	}
 	if tag.RowsAffected() != 1 {
 		var used *time.Time
-		_ = s.pool.QueryRow(ctx, `SELECT used_at FROM sign_session WHERE id = $1`, sessionID).Scan(&used)
+		_ = s.pool.QueryRow(ctx, sqlGetSignSessionUsedAt, sessionID).Scan(&used)
 		if used != nil {
 			return refuse(ErrSessionUsed, "replay")
 		}
@@ -447,14 +454,14 @@ func (s *Service) Complete(ctx context.Context, p workflow.Principal, sessionID 
 	if err != nil {
 		// Nothing was stored: give the session back (unless the draft moved on, which the next try reports).
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_, _ = s.pool.Exec(rctx, `UPDATE sign_session SET used_at = NULL WHERE id = $1 AND result_sha256 IS NULL`, sessionID)
+		_, _ = s.pool.Exec(rctx, sqlReleaseSignSession, sessionID)
 		cancel()
 		return Completed{}, err
 	}
 	sum := sha256.Sum256(signed.Bytes())
 	dctx := context.WithoutCancel(ctx)
 	err = workflow.WithTx(dctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(dctx, `UPDATE sign_session SET result_sha256 = $2 WHERE id = $1`, sessionID, sum[:]); err != nil {
+		if _, err := tx.Exec(dctx, sqlSetSignSessionResult, sessionID, sum[:]); err != nil {
 			return dbError(err)
 		}
 		return s.wf.AuditTx(dctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_complete", OrgID: p.OrgID, DocID: d.ID,

@@ -20,6 +20,18 @@ import (
 	"github.com/lienthong/lienthong/workflow"
 )
 
+var (
+	sqlDeleteExpiredSignTickets     = queries.Must("DeleteExpiredSignTickets")
+	sqlInsertSignTicket             = queries.Must("InsertSignTicket")
+	sqlGetSignTicketByDownloadToken = queries.Must("GetSignTicketByDownloadToken")
+	sqlGetSignTicketByUploadToken   = queries.Must("GetSignTicketByUploadToken")
+	sqlClaimSignTicketDownload      = queries.Must("ClaimSignTicketDownload")
+	sqlClaimSignTicketUpload        = queries.Must("ClaimSignTicketUpload")
+	sqlGetTicketOwner               = queries.Must("GetTicketOwner")
+	sqlReleaseSignTicketUpload      = queries.Must("ReleaseSignTicketUpload")
+	sqlSetSignTicketResult          = queries.Must("SetSignTicketResult")
+)
+
 // TicketRequest asks for download/upload URLs for the government signing service.
 type TicketRequest struct {
 	// Certificate (DER), when given, is the only certificate the uploaded signature may be made with
@@ -93,11 +105,10 @@ func (s *Service) CreateTicket(ctx context.Context, p workflow.Principal, id str
 	docSum, _ := hex.DecodeString(main.SHA256)
 	dh, uh := sha256.Sum256([]byte(t.DownloadToken)), sha256.Sum256([]byte(t.UploadToken))
 	err = workflow.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM sign_ticket WHERE expires_at < $1`, now.Add(-24*time.Hour)); err != nil {
+		if _, err := tx.Exec(ctx, sqlDeleteExpiredSignTickets, now.Add(-24*time.Hour)); err != nil {
 			return dbError(err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sign_ticket (id, doc_id, user_id, doc_sha256, cert_sha256, download_sha256,
-			upload_sha256, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		if _, err := tx.Exec(ctx, sqlInsertSignTicket,
 			t.ID, d.ID, p.UserID, docSum, certSum, dh[:], uh[:], now, t.ExpiresAt); err != nil {
 			return dbError(err)
 		}
@@ -123,16 +134,15 @@ type ticketRow struct {
 	downloaded, uploaded *time.Time
 }
 
-// readTicket finds the ticket of a download or upload token. No lock is taken: the single use is
-// enforced by claim.
-func (s *Service) readTicket(ctx context.Context, column, token string) (ticketRow, error) {
+// readTicket finds the ticket of a download or upload token with query (sqlGetSignTicketByDownloadToken
+// or sqlGetSignTicketByUploadToken). No lock is taken: the single use is enforced by claim.
+func (s *Service) readTicket(ctx context.Context, query, token string) (ticketRow, error) {
 	var t ticketRow
 	if len(token) < 10 || len(token) > 100 {
 		return t, ErrTicketUnknown
 	}
 	sum := sha256.Sum256([]byte(token))
-	err := s.pool.QueryRow(ctx, `SELECT id::text, doc_id::text, user_id, doc_sha256, cert_sha256, expires_at, downloaded_at, uploaded_at
-		FROM sign_ticket WHERE `+column+` = $1`, sum[:]).Scan(&t.id, &t.docID, &t.userID, &t.docSum, &t.certSum,
+	err := s.pool.QueryRow(ctx, query, sum[:]).Scan(&t.id, &t.docID, &t.userID, &t.docSum, &t.certSum,
 		&t.expiresAt, &t.downloaded, &t.uploaded)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrTicketUnknown
@@ -146,11 +156,12 @@ func (s *Service) readTicket(ctx context.Context, column, token string) (ticketR
 	return t, nil
 }
 
-// claim marks one use of a ticket (column downloaded_at or uploaded_at); false when it was already used
-// or has expired meanwhile (another server process won).
-func (s *Service) claim(ctx context.Context, id, column string) (bool, error) {
+// claim marks one use of a ticket with query (sqlClaimSignTicketDownload or sqlClaimSignTicketUpload,
+// which set downloaded_at or uploaded_at); false when it was already used or has expired meanwhile
+// (another server process won).
+func (s *Service) claim(ctx context.Context, id, query string) (bool, error) {
 	now := s.now()
-	tag, err := s.pool.Exec(ctx, `UPDATE sign_ticket SET `+column+` = $2 WHERE id = $1 AND `+column+` IS NULL AND expires_at > $2`, id, now)
+	tag, err := s.pool.Exec(ctx, query, id, now)
 	if err != nil {
 		return false, dbError(err)
 	}
@@ -163,8 +174,7 @@ func (s *Service) principal(ctx context.Context, userID int64) (workflow.Princip
 	var p workflow.Principal
 	var role string
 	var active bool
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.name, u.role, u.active, o.id, o.code, o.name FROM app_user u JOIN org o ON o.id = u.org_id
-		WHERE u.id = $1`, userID).Scan(&p.UserID, &p.Name, &role, &active, &p.OrgID, &p.OrgCode, &p.OrgName)
+	err := s.pool.QueryRow(ctx, sqlGetTicketOwner, userID).Scan(&p.UserID, &p.Name, &role, &active, &p.OrgID, &p.OrgCode, &p.OrgName)
 	if err != nil {
 		return p, dbError(err)
 	}
@@ -194,7 +204,7 @@ func (s *Service) ticketDoc(ctx context.Context, t ticketRow) (workflow.Principa
 
 // Download serves the document version a download token is bound to, once.
 func (s *Service) Download(ctx context.Context, token string) (name string, data []byte, err error) {
-	t, err := s.readTicket(ctx, "download_sha256", token)
+	t, err := s.readTicket(ctx, sqlGetSignTicketByDownloadToken, token)
 	if err != nil {
 		return "", nil, err
 	}
@@ -208,7 +218,7 @@ func (s *Service) Download(ctx context.Context, token string) (name string, data
 	if _, data, err = s.wf.GetFile(ctx, p, main.SHA256); err != nil {
 		return "", nil, err
 	}
-	ok, err := s.claim(ctx, t.id, "downloaded_at")
+	ok, err := s.claim(ctx, t.id, sqlClaimSignTicketDownload)
 	if err != nil {
 		return "", nil, err
 	}
@@ -225,7 +235,7 @@ func (s *Service) Download(ctx context.Context, token string) (name string, data
 // certificate) be signed with that certificate. It is then stored as the draft's signed version. A
 // refused upload does not spend the ticket.
 func (s *Service) Upload(ctx context.Context, token string, signed []byte) (Completed, error) {
-	t, err := s.readTicket(ctx, "upload_sha256", token)
+	t, err := s.readTicket(ctx, sqlGetSignTicketByUploadToken, token)
 	if err != nil {
 		return Completed{}, err
 	}
@@ -266,7 +276,7 @@ func (s *Service) Upload(ctx context.Context, token string, signed []byte) (Comp
 	if err != nil {
 		return refuse(err, "verifier_refused")
 	}
-	ok, err := s.claim(ctx, t.id, "uploaded_at")
+	ok, err := s.claim(ctx, t.id, sqlClaimSignTicketUpload)
 	if err != nil {
 		return Completed{}, err
 	}
@@ -279,14 +289,14 @@ func (s *Service) Upload(ctx context.Context, token string, signed []byte) (Comp
 	})
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_, _ = s.pool.Exec(rctx, `UPDATE sign_ticket SET uploaded_at = NULL WHERE id = $1 AND result_sha256 IS NULL`, t.id)
+		_, _ = s.pool.Exec(rctx, sqlReleaseSignTicketUpload, t.id)
 		cancel()
 		return Completed{}, err
 	}
 	sum := sha256.Sum256(signed)
 	dctx := context.WithoutCancel(ctx)
 	err = workflow.WithTx(dctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(dctx, `UPDATE sign_ticket SET result_sha256 = $2 WHERE id = $1`, t.id, sum[:]); err != nil {
+		if _, err := tx.Exec(dctx, sqlSetSignTicketResult, t.id, sum[:]); err != nil {
 			return dbError(err)
 		}
 		return s.wf.AuditTx(dctx, tx, workflow.Event{Actor: p, Action: "outgoing.sign_upload", OrgID: p.OrgID, DocID: d.ID,

@@ -26,6 +26,14 @@ import (
 	"github.com/lienthong/lienthong/workflow/api"
 )
 
+var (
+	sqlCreateBenchPlainTable    = queries.Must("CreateBenchPlainTable")
+	sqlInsertBenchPlainRow      = queries.Must("InsertBenchPlainRow")
+	sqlCreateBenchCounter       = queries.Must("CreateBenchCounter")
+	sqlNextBenchNumber          = queries.Must("NextBenchNumber")
+	sqlSummariseRegisterNumbers = queries.Must("SummariseRegisterNumbers")
+)
+
 // Config of a run.
 type Config struct {
 	BaseURL  string        // a PostgreSQL URL on which a fresh database is created and dropped
@@ -98,29 +106,27 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	// Phase 1: plain pgx, one autocommit INSERT per row, Clients goroutines.
-	if _, err := pool.Exec(ctx, `CREATE TABLE bench_plain (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-		sender text, code text, subject text, created_at timestamptz)`); err != nil {
+	if _, err := pool.Exec(ctx, sqlCreateBenchPlainTable); err != nil {
 		return res, err
 	}
 	n, secs := parallel(ctx, cfg, func(ctx context.Context) error {
-		_, err := pool.Exec(ctx, `INSERT INTO bench_plain (sender, code, subject, created_at) VALUES ($1, $2, $3, now())`,
+		_, err := pool.Exec(ctx, sqlInsertBenchPlainRow,
 			"Bộ Thông tin và Truyền thông", "123/BTTTT-VP", "Về việc triển khai chữ ký số")
 		return err
 	}, &res.Errors)
 	res.PgxInsertPerSecond = float64(n) / secs
 
 	// Phase 2: plain pgx, a gapless number and a row in one transaction (the bare cost of numbering).
-	if _, err := pool.Exec(ctx, `CREATE TABLE bench_counter (k int PRIMARY KEY, last int NOT NULL);
-		INSERT INTO bench_counter VALUES (1, 0)`); err != nil {
+	if _, err := pool.Exec(ctx, sqlCreateBenchCounter); err != nil {
 		return res, err
 	}
 	n, secs = parallel(ctx, cfg, func(ctx context.Context) error {
 		return workflow.WithTx(ctx, pool, func(tx pgx.Tx) error {
 			var num int
-			if err := tx.QueryRow(ctx, `UPDATE bench_counter SET last = last + 1 WHERE k = 1 RETURNING last`).Scan(&num); err != nil {
+			if err := tx.QueryRow(ctx, sqlNextBenchNumber).Scan(&num); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO bench_plain (sender, code, subject, created_at) VALUES ($1, $2, $3, now())`,
+			_, err := tx.Exec(ctx, sqlInsertBenchPlainRow,
 				"Bộ Thông tin và Truyền thông", fmt.Sprint(num), "Về việc triển khai chữ ký số")
 			return err
 		})
@@ -177,8 +183,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	// Gapless: the organisation's numbers are exactly 1..count.
 	var count, distinct, lo, hi int64
-	if err := pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT register_number), coalesce(min(register_number), 0), coalesce(max(register_number), 0)
-		FROM incoming_doc d JOIN org o ON o.id = d.org_id WHERE o.code = '000.00.00.H53'`).Scan(&count, &distinct, &lo, &hi); err != nil {
+	if err := pool.QueryRow(ctx, sqlSummariseRegisterNumbers).Scan(&count, &distinct, &lo, &hi); err != nil {
 		return res, err
 	}
 	res.MaxNumber = hi
