@@ -22,7 +22,7 @@ import (
 func init() {
 	register(command{
 		name:    "pdf sign",
-		summary: "sign a PDF (PAdES B-B/B-T/B-LT) as an incremental update",
+		summary: "sign a PDF (PAdES B-B/B-T/B-LT/B-LTA) as an incremental update",
 		run:     runPDFSign,
 	})
 }
@@ -114,8 +114,8 @@ func pdfSignCommonFlags(fs *flag.FlagSet, f *pdfSignFlags) {
 	fs.StringVar(&f.location, "location", "", "signing location")
 	fs.StringVar(&f.contact, "contact", "", "contact information")
 	fs.IntVar(&f.certify, "certify", 0, "certify the document with DocMDP permissions 1, 2 or 3 (first signature only)")
-	fs.StringVar(&f.tsa, "tsa", "", "RFC 3161 timestamp authority URL (needed for B-T and B-LT)")
-	fs.StringVar(&f.level, "level", "", "PAdES level B-B, B-T or B-LT (default B-B, or B-T with --tsa)")
+	fs.StringVar(&f.tsa, "tsa", "", "RFC 3161 timestamp authority URL (needed for B-T, B-LT and B-LTA)")
+	fs.StringVar(&f.level, "level", "", "PAdES level B-B, B-T, B-LT or B-LTA (default B-B, or B-T with --tsa)")
 }
 
 // pdfSignFail prints err for the operator and returns the exit code: input and usage errors 2, the
@@ -180,15 +180,15 @@ func pdfAppearanceOptions(f pdfSignFlags) (pades.Options, error) {
 		if f.tsa != "" {
 			o.Level = pades.LevelBT
 		}
-	case "B-B", "B-T", "B-LT":
+	case "B-B", "B-T", "B-LT", "B-LTA":
 		o.Level = pades.Level(strings.ToUpper(f.level))
 	default:
-		return o, pdfUsageErr("--level must be B-B, B-T or B-LT")
+		return o, pdfUsageErr("--level must be B-B, B-T, B-LT or B-LTA")
 	}
 	if f.tsa != "" {
 		o.TSA = (&tsp.Client{URL: f.tsa}).Timestamp
 	}
-	if o.Level == pades.LevelBLT {
+	if o.Level == pades.LevelBLT || o.Level == pades.LevelBLTA {
 		o.Revocation = pades.FetchRevocation(nil)
 	}
 	if f.rect != "" {

@@ -108,7 +108,7 @@ func TestPDFSignFileKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tsa.Close()
-	for _, level := range []string{"B-T", "B-LT"} {
+	for _, level := range []string{"B-T", "B-LT", "B-LTA"} {
 		lo := filepath.Join(dir, level+".pdf")
 		code, stdout, stderr := runPDF(t, "pdf", "sign", "--key", "file:"+key, "--cert", cert, "--in", in, "--out", lo,
 			"--tsa", tsa.URL, "--level", level, "--json")
@@ -121,6 +121,39 @@ func TestPDFSignFileKey(t *testing.T) {
 		out, _ := exec.Command("pdfsig", lo).CombinedOutput()
 		if !strings.Contains(string(out), "Signature Validation: Signature is Valid.") {
 			t.Errorf("%s: pdfsig:\n%s", level, out)
+		}
+	}
+	// B-LTA, plain and on a certified (DocMDP P=1 and P=2) first signature: our verifier passes the signature
+	// and the document timestamp that covers the whole file (pdfsig does not validate document timestamps).
+	rootPEM := filepath.Join(dir, "root.pem")
+	if err := os.WriteFile(rootPEM, cmstest.PEM(root.Cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, certify := range []string{"", "1", "2"} {
+		lo := filepath.Join(dir, "B-LTA"+certify+".pdf")
+		args := []string{"pdf", "sign", "--key", "file:" + key, "--cert", cert, "--in", in, "--out", lo, "--tsa", tsa.URL, "--level", "B-LTA"}
+		if certify != "" {
+			args = append(args, "--certify", certify)
+		}
+		if code, _, stderr := runPDF(t, args...); code != exitOK {
+			t.Fatalf("B-LTA certify %q: exit %d: %s", certify, code, stderr)
+		}
+		code, stdout, stderr := runPDF(t, "pdf", "verify", "--json", "--trust", rootPEM, lo)
+		var rep struct {
+			Valid      bool
+			Signatures []struct {
+				Field, Type, Indication string
+				Coverage                struct {
+					WholeDocument bool `json:"whole_document"`
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatalf("B-LTA certify %q: verify exit %d: %v\n%s", certify, code, err, stderr)
+		}
+		if s := rep.Signatures; code != exitOK || !rep.Valid || len(s) != 2 || s[0].Indication != "TOTAL_PASSED" ||
+			s[1].Type != "document-timestamp" || s[1].Field != "DocTimeStamp1" || s[1].Indication != "TOTAL_PASSED" || !s[1].Coverage.WholeDocument {
+			t.Errorf("B-LTA certify %q: verify exit %d:\n%s", certify, code, stdout)
 		}
 	}
 

@@ -3,15 +3,20 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -253,4 +258,114 @@ func TestLevelBLTFetchesIssuer(t *testing.T) {
 	if !haveSub || len(ocsps) != 1 {
 		t.Errorf("DSS: intermediate fetched %v, OCSP responses %d", haveSub, len(ocsps))
 	}
+}
+
+// TestLevelBLTA signs B-LTA: signature, DSS, then a document timestamp over both. pdfsig finds two
+// valid signatures (the timestamp last, covering the whole file), openssl ts checks the document
+// timestamp's token against the bytes it covers, and a TSA that fails at the document timestamp
+// leaves nothing written.
+func TestLevelBLTA(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	o := opts(p.leader)
+	o.Level = LevelBLTA
+	o.TSA = (&tsp.Client{URL: tsa.URL}).Timestamp
+	for _, f := range []string{"classic.pdf", "objstm.pdf"} {
+		signed, res := signBytes(t, readCorpus(t, f), o)
+		if !res.DSSIncrement || res.DocTimestamp != "DocTimeStamp1" {
+			t.Fatalf("%s: DSS %v, document timestamp %q", f, res.DSSIncrement, res.DocTimestamp)
+		}
+		rd, err := pdf.Open(bytes.NewReader(signed), int64(len(signed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(rd.Revisions()); n != 4 {
+			t.Errorf("%s: revisions = %d, want 4 (original, signature, DSS, document timestamp)", f, n)
+		}
+		sigs, err := rd.Signatures(len(rd.Revisions()) - 1)
+		if err != nil || len(sigs) != 2 {
+			t.Fatalf("%s: signatures %d, %v", f, len(sigs), err)
+		}
+		dts := sigs[1]
+		if dts.Dict.Name("Type") != "DocTimeStamp" || dts.SubFilter != "ETSI.RFC3161" {
+			t.Fatalf("%s: last signature is /Type %s /SubFilter %s", f, dts.Dict.Name("Type"), dts.SubFilter)
+		}
+		if br := dts.ByteRange; br[2]+br[3] != int64(len(signed)) {
+			t.Errorf("%s: the document timestamp does not reach the end of the file: %v of %d", f, br, len(signed))
+		}
+		tok, err := tsp.ParseToken(trimDER(dts.Contents))
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := dts.ByteRange
+		covered := append(append([]byte{}, signed[br[0]:br[0]+br[1]]...), signed[br[2]:br[2]+br[3]]...)
+		if err := tok.VerifyData(bytes.NewReader(covered)); err != nil {
+			t.Errorf("%s: the token's imprint is not over the covered bytes: %v", f, err)
+		}
+		opensslTSVerify(t, trimDER(dts.Contents), covered, p.root)
+		// poppler 22 lists a document timestamp but does not validate one ("Unable to validate this
+		// type of signature"): it must still see the signature valid and the timestamp covering all.
+		file := writeTemp(t, signed)
+		rep := runPdfsig(t, file, p.root)
+		if len(rep.Valid) != 2 || !rep.Valid[0] || !rep.Trusted[0] || rep.Total[0] || !rep.Total[1] ||
+			!strings.Contains(rep.Text, "Signature Field Name: DocTimeStamp1") {
+			t.Errorf("%s: pdfsig:\n%s", f, rep.Text)
+		}
+		if out, err := exec.Command("qpdf", "--check", file).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("No syntax or stream encoding errors")) {
+			t.Errorf("%s: qpdf --check: %v\n%s", f, err, out)
+		}
+	}
+
+	// The signature's timestamp succeeds and the document timestamp fails: an error, no output.
+	var calls atomic.Int64
+	o.TSA = func(ctx context.Context, h crypto.Hash, d []byte) ([]byte, error) {
+		if calls.Add(1) == 2 {
+			return nil, errors.New("TSA down")
+		}
+		return (&tsp.Client{URL: tsa.URL}).Timestamp(ctx, h, d)
+	}
+	dir := t.TempDir()
+	inPath, outPath := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(inPath, readCorpus(t, "classic.pdf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = SignFile(context.Background(), inPath, outPath, o)
+	if err == nil || !strings.Contains(err.Error(), "document timestamp") {
+		t.Fatalf("failing TSA at the document timestamp: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 1 {
+		t.Errorf("files after the failure: %v, want only the input", left)
+	}
+}
+
+// opensslTSVerify checks an RFC 3161 token over data with openssl ts -verify.
+func opensslTSVerify(t *testing.T, token, data []byte, root *cmstest.Cert) {
+	t.Helper()
+	needTool(t, "openssl")
+	dir := t.TempDir()
+	files := map[string][]byte{"token.der": token, "data.bin": data, "root.pem": cmstest.PEM(root.Cert)}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("openssl", "ts", "-verify", "-token_in", "-in", filepath.Join(dir, "token.der"),
+		"-data", filepath.Join(dir, "data.bin"), "-CAfile", filepath.Join(dir, "root.pem")).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("Verification: OK")) {
+		t.Errorf("openssl ts -verify: %v\n%s", err, out)
+	}
+}
+
+func writeTemp(t *testing.T, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "signed.pdf")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -1,11 +1,13 @@
 // Package pades signs PDF documents with PAdES baseline signatures (ETSI EN 319 142-1) as incremental
 // updates: B-B (SubFilter ETSI.CAdES.detached, the time in /M, the chain embedded), B-T (an RFC 3161
-// signature timestamp), B-LT (a /DSS with certificates, OCSP responses and CRLs in a later increment)
-// and certification signatures (DocMDP P=1, 2 or 3) for a first signature.
+// signature timestamp), B-LT (a /DSS with certificates, OCSP responses and CRLs in a later increment),
+// B-LTA (a document timestamp over all of that, in one more increment) and certification signatures
+// (DocMDP P=1, 2 or 3) for a first signature.
 //
 // Every original byte is kept: the signer reads the input once through an io.ReaderAt, copying it to the
-// output while hashing it, so memory does not grow with the file (a file of at most 256 KiB is read whole
-// by pdf.Open, and exactly those bytes are hashed and copied). The /Contents placeholder is sized from
+// output while hashing it (B-LTA reads it a second time: the document timestamp hashes it again), so
+// memory does not grow with the file (a file of at most 256 KiB is read whole by pdf.Open, and exactly
+// those bytes are hashed and copied). The /Contents placeholder is sized from
 // cms.MaxSize, an upper bound; a signature that does not fit is an error, never truncated and never
 // retried. Any crypto.Signer works: the hsm package's PKCS#11 key or an in-memory key in tests.
 //
@@ -39,6 +41,10 @@ const (
 	LevelBB  Level = "B-B"
 	LevelBT  Level = "B-T"
 	LevelBLT Level = "B-LT"
+	// LevelBLTA is B-LT followed by a document timestamp (/Type /DocTimeStamp, ETSI.RFC3161) whose token
+	// covers the signature and the DSS, so the validation material stays provable after the signer's
+	// certificate or its algorithms expire.
+	LevelBLTA Level = "B-LTA"
 )
 
 // Appearance draws the normal appearance of a signature widget into the update.
@@ -87,8 +93,8 @@ type Options struct {
 	Certify int
 
 	Level      Level             // default B-B
-	TSA        cms.TimestampFunc // required for B-T and B-LT
-	Revocation RevocationFunc    // B-LT; nil: only the certificates go into the DSS
+	TSA        cms.TimestampFunc // required for B-T, B-LT and B-LTA
+	Revocation RevocationFunc    // B-LT and B-LTA; nil: only the certificates go into the DSS
 	Now        func() time.Time  // the /M time; default time.Now
 	Zone       *time.Location    // for /M; default UTC+07:00
 	// ExtraRoom adds bytes to the computed /Contents upper bound (for unusual TSAs).
@@ -106,6 +112,7 @@ type Result struct {
 	Level        Level
 	SignedAt     time.Time
 	DSSIncrement bool
+	DocTimestamp string // B-LTA: the document timestamp's field
 }
 
 // VietnamZone is UTC+07:00 (Asia/Ho_Chi_Minh has no daylight saving time).
@@ -123,12 +130,12 @@ func (o *Options) validate() error {
 	}
 	switch o.Level {
 	case LevelBB:
-	case LevelBT, LevelBLT:
+	case LevelBT, LevelBLT, LevelBLTA:
 		if o.TSA == nil {
 			return apperr.New(apperr.Invalid, "pades_no_tsa", "level "+string(o.Level)+" needs a timestamp authority (--tsa URL)")
 		}
 	default:
-		return apperr.New(apperr.Invalid, "pades_level", "unknown PAdES level "+string(o.Level)+" (use B-B, B-T or B-LT)")
+		return apperr.New(apperr.Invalid, "pades_level", "unknown PAdES level "+string(o.Level)+" (use B-B, B-T, B-LT or B-LTA)")
 	}
 	if o.Certify < 0 || o.Certify > 3 {
 		return apperr.New(apperr.Invalid, "pades_certify", "certification level must be 1, 2 or 3")
@@ -152,7 +159,8 @@ func (o *Options) validate() error {
 }
 
 // Sign reads the PDF in (size bytes) and writes the signed PDF to out: first the original bytes
-// unchanged, then the signature increment (and for B-LT the DSS increment).
+// unchanged, then the signature increment (for B-LT and B-LTA the DSS increment, for B-LTA then the
+// document timestamp's increment).
 func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Options) (*Result, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -206,19 +214,97 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 		Field: field, ByteRange: inc.ByteRange(), Digest: digest, CMSSize: len(der),
 		Reserved: int(inc.ContentsEnd-inc.ContentsPos-2) / 2, Size: inc.Size(), Level: o.Level, SignedAt: now,
 	}
-	if o.Level == LevelBLT {
+	if o.Level == LevelBLT || o.Level == LevelBLTA {
 		signed := &appendedReaderAt{base: in, baseSize: size, tail: inc.Data}
 		dss, err := dssIncrement(ctx, signed, inc.Size(), der, &o)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := bw.Write(dss); err != nil {
-			return nil, err
+		var dts []byte
+		if o.Level == LevelBLTA {
+			tail := append(append(make([]byte, 0, len(inc.Data)+len(dss)), inc.Data...), dss...)
+			withDSS := &appendedReaderAt{base: in, baseSize: size, tail: tail}
+			if dts, res.DocTimestamp, err = docTimestampIncrement(ctx, withDSS, size+int64(len(tail)), &o); err != nil {
+				return nil, err
+			}
 		}
-		res.Size += int64(len(dss))
+		// Written only once every increment is built: a TSA that fails leaves nothing half-written.
+		for _, b := range [][]byte{dss, dts} {
+			if _, err := bw.Write(b); err != nil {
+				return nil, err
+			}
+			res.Size += int64(len(b))
+		}
 		res.DSSIncrement = true
 	}
 	return res, nil
+}
+
+// docTimestampIncrement builds an increment holding a document timestamp: an invisible signature field
+// on page 1 whose value is a /Type /DocTimeStamp dictionary (SubFilter ETSI.RFC3161) with an RFC 3161
+// token over every byte of the file but its own /Contents. It returns the increment and the field name.
+func docTimestampIncrement(ctx context.Context, r io.ReaderAt, size int64, o *Options) ([]byte, string, error) {
+	rd, err := pdf.Open(r, size)
+	if err != nil {
+		return nil, "", err
+	}
+	last := len(rd.Revisions()) - 1
+	fields, err := rd.Fields(last)
+	if err != nil {
+		return nil, "", err
+	}
+	pages, err := rd.Pages(last)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(pages) == 0 {
+		return nil, "", apperr.New(apperr.Invalid, "pdf_no_pages", "the PDF has no pages")
+	}
+	names := map[string]bool{}
+	for _, f := range fields {
+		names[f.Name] = true
+	}
+	name := ""
+	for n := 1; name == ""; n++ {
+		if c := fmt.Sprintf("DocTimeStamp%d", n); !names[c] {
+			name = c
+		}
+	}
+	u := rd.NewUpdate()
+	sigRef := u.Add(pdf.Dict{
+		"Type":      pdf.Name("DocTimeStamp"),
+		"Filter":    pdf.Name("Adobe.PPKLite"),
+		"SubFilter": pdf.Name("ETSI.RFC3161"),
+		"ByteRange": pdf.ByteRangePlaceholder{},
+		"Contents":  pdf.ContentsPlaceholder{Size: cms.TimestampReserve + o.ExtraRoom},
+	})
+	invisible := Options{}
+	if err := addField(u, rd, name, sigRef, pages[0], &invisible); err != nil {
+		return nil, "", err
+	}
+	if err := updateForm(u, rd, &invisible, sigRef); err != nil {
+		return nil, "", err
+	}
+	inc, err := u.Bytes()
+	if err != nil {
+		return nil, "", err
+	}
+	h := o.Hash.New()
+	if err := inc.SignedRanges(rd, h); err != nil {
+		return nil, "", err
+	}
+	token, err := o.TSA(ctx, o.Hash, h.Sum(nil))
+	if err != nil {
+		return nil, "", apperr.Wrap(apperr.Unavailable, "pades_doc_timestamp", "the timestamp authority did not give a document timestamp; nothing was written", err)
+	}
+	if err := inc.SetContents(token); err != nil {
+		var ts *pdf.TooSmallError
+		if errors.As(err, &ts) {
+			return nil, "", apperr.Wrap(apperr.Internal, "pades_placeholder", "the document timestamp is larger than the space reserved for it (raise the extra room); nothing was written", err)
+		}
+		return nil, "", err
+	}
+	return inc.Data, name, nil
 }
 
 func classifySignError(err error) error {

@@ -73,7 +73,7 @@ func Prepare(ctx context.Context, in io.ReaderAt, size int64, o Options) (*Prepa
 		return nil, apperr.New(apperr.Invalid, "pades_no_certificate", "no signer certificate")
 	}
 	o.Signer = publicOnly{o.Chain[0].PublicKey}
-	if o.Level == LevelBLT {
+	if o.Level == LevelBLT || o.Level == LevelBLTA {
 		return nil, apperr.New(apperr.Invalid, "pades_level", "remote signing prepares PAdES B-B or B-T")
 	}
 	if o.Level != LevelBT {
