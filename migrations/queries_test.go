@@ -1,9 +1,14 @@
 package migrations
 
 import (
+	"context"
 	"os"
 	"reflect"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lienthong/lienthong/internal/pgtest"
 )
 
 func TestEveryStatementIsUsed(t *testing.T) {
@@ -28,5 +33,23 @@ func TestRunnerSQLIsNotAMigration(t *testing.T) {
 	}
 	if _, err := FS.Open("sql/runner.sql"); err == nil {
 		t.Fatal("sql/runner.sql is embedded among the migrations")
+	}
+}
+
+// TestEveryStatementPrepares has PostgreSQL parse and type-check every statement against the migrated
+// schema, including those only error paths run.
+func TestEveryStatementPrepares(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := Up(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if pgtest.PrepareAll(t, conn, queries) == 0 {
+		t.Fatal("no statement prepared")
 	}
 }

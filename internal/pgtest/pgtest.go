@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lienthong/lienthong/internal/pgcluster"
+	"github.com/lienthong/lienthong/internal/sqlset"
 )
 
 var (
@@ -97,3 +99,40 @@ func redact(s string) string {
 
 // String is for debugging output only.
 func String() string { return fmt.Sprintf("pgtest(%s)", redact(baseURL)) }
+
+// PrepareAll has PostgreSQL prepare every single-command statement of set on conn, which parses it,
+// resolves its tables, columns and functions and infers its parameter types against the schema the
+// test has built, so a statement broken by a typo or a schema change fails here even if no test runs
+// it. Multi-command scripts (schema set-up run with Exec) are skipped; the tests run those anyway. It
+// returns how many statements were prepared.
+func PrepareAll(t testing.TB, conn *pgx.Conn, set *sqlset.Set) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for _, st := range set.All() {
+		if multiCommand(st.Text) {
+			continue
+		}
+		if _, err := conn.Prepare(ctx, "", st.Text); err != nil {
+			t.Errorf("%s (%s) does not prepare: %v", st.Name, st.Where, err)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// multiCommand reports whether a statement holds more than one command: a ";" with text after it once
+// comments are dropped. A ";" inside a quoted string also counts, which only skips that statement.
+func multiCommand(q string) bool {
+	var b strings.Builder
+	for _, line := range strings.Split(q, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	s := strings.TrimSuffix(strings.TrimSpace(b.String()), ";")
+	return strings.Contains(s, ";")
+}

@@ -2,9 +2,13 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lienthong/lienthong/internal/sqlset"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -37,3 +41,48 @@ func TestNewDatabaseIsIsolated(t *testing.T) {
 		t.Fatal("table made in one test database is visible in another")
 	}
 }
+
+func TestPrepareAllReportsBrokenStatements(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE doc (id int, subject text)"); err != nil {
+		t.Fatal(err)
+	}
+	set, err := sqlset.Parse("q.sql", `-- name: Good
+SELECT subject FROM doc WHERE id = $1;
+-- name: Script
+CREATE TABLE IF NOT EXISTS other (v int); -- runs with Exec
+INSERT INTO other VALUES (1);
+-- name: Typo
+SELECT subjet FROM doc WHERE id = $1
+-- name: NoTable
+SELECT 1 FROM missing
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{TB: t}
+	if n := PrepareAll(rec, conn, set); n != 1 {
+		t.Errorf("prepared %d statements, want 1 (Good; Script skipped)", n)
+	}
+	got := strings.Join(rec.errs, "\n")
+	if len(rec.errs) != 2 || !strings.Contains(got, "Typo (q.sql:6)") || !strings.Contains(got, "NoTable (q.sql:8)") {
+		t.Errorf("errors:\n%s", got)
+	}
+}
+
+// recorder keeps the errors PrepareAll reports instead of failing the test.
+type recorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Helper() {}

@@ -158,6 +158,22 @@ func (s *Set) Must(name string) string {
 	return q
 }
 
+// Statement is one named statement and the file:line of its name line.
+type Statement struct{ Name, Text, Where string }
+
+// All returns every statement sorted by name, without counting them as asked for (for tests that check
+// the statements themselves).
+func (s *Set) All() []Statement {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Statement, 0, len(s.stmts))
+	for n, st := range s.stmts {
+		out = append(out, Statement{Name: n, Text: st.text, Where: st.where})
+	}
+	slices.SortFunc(out, func(a, b Statement) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // Unused returns, sorted, the names nobody has asked for: statements left behind in a .sql file.
 func (s *Set) Unused() []string {
 	s.mu.Lock()

@@ -55,6 +55,13 @@ func TestLoadJoinsFilesAndReportsUnused(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Must("B")
+	var all []string
+	for _, st := range s.All() {
+		all = append(all, st.Name+"="+st.Text+"@"+st.Where)
+	}
+	if got := strings.Join(all, " "); got != "A=SELECT 'a'@sql/a.sql:1 B=SELECT 'b'@sql/b.sql:1 C=SELECT 'c'@sql/b.sql:3" {
+		t.Fatalf("All = %s", got)
+	}
 	if u := strings.Join(s.Unused(), ","); u != "A,C" {
 		t.Fatalf("Unused = %s, want A,C (D is not a .sql file, X is in another folder)", u)
 	}
