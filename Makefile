@@ -15,8 +15,12 @@ build:
 deps:
 	./scripts/install-deps.sh
 
+# staticcheck is pinned; `go run pkg@version` fetches it through the module proxy like any dependency.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 vet:
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l . ; echo 'gofmt needed'; exit 1; }
 
 test: deps build vet

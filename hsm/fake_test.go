@@ -129,7 +129,8 @@ func newFake(t testing.TB, ec, withCert bool) *fakeModule {
 	if ec {
 		pk := signer.Public().(*ecdsa.PublicKey)
 		params, _ := asn1.Marshal(oidP256)
-		pt, _ := asn1.Marshal(elliptic.Marshal(pk.Curve, pk.X, pk.Y)) //nolint:staticcheck
+		raw, _ := pk.Bytes()
+		pt, _ := asn1.Marshal(raw)
 		f.objects[2] = &fakeObject{attrs: map[uint][]byte{
 			ckaClass: ulongBytes(ckoPublicKey), ckaLabel: []byte("k"), ckaID: {1}, ckaKeyType: ulongBytes(ckkEC),
 			ckaECParams: params, ckaECPoint: pt,

@@ -291,11 +291,11 @@ func readPublicKey(p p11, sh sessionHandle, o objectHandle, keyType uint) (crypt
 		if rest, err := asn1.Unmarshal(pt, &raw); err != nil || len(rest) != 0 {
 			raw = pt
 		}
-		x, y := elliptic.Unmarshal(curve, raw) //nolint:staticcheck // only to split a validated point
-		if x == nil {
-			return nil, fmt.Errorf("pkcs11: bad EC point")
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, raw)
+		if err != nil {
+			return nil, fmt.Errorf("pkcs11: bad EC point: %w", err)
 		}
-		return &ecdsa.PublicKey{Curve: curve, X: x, Y: y}, nil
+		return pub, nil
 	}
 	return nil, wrapf(ErrUnsupported, nil, "key type 0x%x", keyType)
 }

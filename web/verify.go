@@ -87,9 +87,7 @@ func (v PDFVerifier) Verify(ctx context.Context, name string, data []byte) Verdi
 		}
 		out.Signatures = append(out.Signatures, l)
 	}
-	for _, p := range rep.Problems {
-		bad = append(bad, p)
-	}
+	bad = append(bad, rep.Problems...)
 	if len(bad) > 0 {
 		out.Summary = "KHÔNG HỢP LỆ: " + strings.Join(bad, "; ") + "."
 		return out

@@ -31,10 +31,6 @@ func init() {
 	registerServeHook(serveHook{name: "exchange", start: startExchange})
 }
 
-// exchangeNode is the running delivery node of `serve` (nil when the exchange is off), for hooks that
-// start later, e.g. the web console's failed-deliveries page: webConsole.SetDeliveries(exchangeNode).
-var exchangeNode *delivery.Node
-
 // exchangeAxis builds the axis client from the environment: LIENTHONG_AXIS = reference (default),
 // national or lgsp, with the variables named in docs/exchange.md. Secrets are read from files.
 func exchangeAxis(org string) (axis.Axis, error) {
@@ -125,10 +121,7 @@ func startExchange(ctx context.Context, d *serveDeps) (func(context.Context) err
 	}
 	d.Service.SetDispatcher(node)
 	d.Service.SetStatusNotifier(node)
-	exchangeNode = node
-	if webConsole != nil { // hooks run in registration order, so the console is usually not built yet
-		webConsole.SetDeliveries(node)
-	}
+	webConsole.SetDeliveries(node) // works whether or not the console's hook has run yet
 	d.API.Handle("POST /api/v1/exchange/push", node.PushHandler())
 	d.API.Handle("GET /api/v1/exchange/metrics", node.MetricsHandler())
 	d.API.HandleAuth("GET /api/v1/exchange/failed", func(w http.ResponseWriter, r *http.Request, p workflow.Principal) {

@@ -299,7 +299,7 @@ func parseSubject(s string) ([]byte, error) {
 			return nil, fmt.Errorf("unknown attribute %q (use C, ST, L, O, OU, CN, serialNumber, UID, emailAddress, ...)", name)
 		}
 		if oid.Equal(subjectOIDs["C"]) && (len(val) != 2 || strings.ToUpper(val) != val) {
-			return nil, fmt.Errorf("C=%q must be a two-letter country code such as VN", val)
+			return nil, fmt.Errorf("the country C=%q must be a two-letter code such as VN", val)
 		}
 		var v any = val
 		if oid.Equal(oidEmail) {

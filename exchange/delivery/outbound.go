@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -495,5 +494,3 @@ func (n *Node) Deliveries(ctx context.Context, docID string) ([]DeliveryState, e
 		return d, err
 	})
 }
-
-func joinCodes(cs []string) string { return strings.Join(cs, ",") }

@@ -98,8 +98,6 @@ type org struct {
 	specialistID                    int64
 }
 
-func (o *org) short() string { return o.name }
-
 // Orgs of the scenario: a province, a district under it and a commune under the district.
 func newOrgs() []*org {
 	return []*org{

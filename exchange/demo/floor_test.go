@@ -84,12 +84,13 @@ func BenchmarkExchangeFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	bufs := sync.Pool{New: func() any { return make([]byte, len(raw)) }}
+	bufs := sync.Pool{New: func() any { b := make([]byte, len(raw)); return &b }}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /p", func(w http.ResponseWriter, r *http.Request) {
-		buf := bufs.Get().([]byte)[:r.ContentLength]
-		defer bufs.Put(buf[:cap(buf)])
+		bp := bufs.Get().(*[]byte)
+		defer bufs.Put(bp)
+		buf := (*bp)[:r.ContentLength]
 		if _, err := io.ReadFull(r.Body, buf); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -105,8 +106,9 @@ func BenchmarkExchangeFloor(b *testing.B) {
 	})
 	mux.HandleFunc("GET /p/{off}", func(w http.ResponseWriter, r *http.Request) {
 		off, _ := strconv.ParseInt(r.PathValue("off"), 10, 64)
-		buf := bufs.Get().([]byte)
-		defer bufs.Put(buf)
+		bp := bufs.Get().(*[]byte)
+		defer bufs.Put(bp)
+		buf := *bp
 		if _, err := hubFile.ReadAt(buf, off); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -132,8 +134,9 @@ func BenchmarkExchangeFloor(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		buf := bufs.Get().([]byte)
-		defer bufs.Put(buf)
+		bp := bufs.Get().(*[]byte)
+		defer bufs.Put(bp)
+		buf := *bp
 		_, err = io.ReadFull(resp.Body, buf)
 		resp.Body.Close()
 		if err != nil {

@@ -34,8 +34,6 @@ var (
 	sqlListSentDeliveries         = queries.Must("ListSentDeliveries")
 )
 
-type ctxKey struct{}
-
 // Handler returns the hub's HTTP API.
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -45,17 +45,6 @@ func SealImage() image.Image {
 	return img
 }
 
-func writePNG(t *testing.T, img image.Image, path string) {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestFontSubset(t *testing.T) {
 	t.Parallel()
 	f, err := DefaultFont("")

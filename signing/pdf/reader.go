@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/lienthong/lienthong/internal/apperr"
@@ -891,6 +890,3 @@ func (rd *Reader) Decode(s *Stream, limit int64) ([]byte, error) {
 	b, err := rd.decode(s, limit)
 	return b, malformed(err)
 }
-
-// itoa is strconv.Itoa for int64 without allocation-heavy fmt.
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

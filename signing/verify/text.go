@@ -187,11 +187,10 @@ func (r *Report) Summary(lang string) string {
 	if r.Valid {
 		return fmt.Sprintf(t("%d valid signature(s)", "%d chữ ký hợp lệ"), len(r.Signatures))
 	}
-	for _, p := range r.Problems {
-		if lang != LangEnglish {
-			if vi, ok := problemText[p]; ok {
-				return vi
-			}
+	if len(r.Problems) > 0 {
+		p := r.Problems[0]
+		if vi, ok := problemText[p]; ok && lang != LangEnglish {
+			return vi
 		}
 		return p
 	}
