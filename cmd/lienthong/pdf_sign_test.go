@@ -155,6 +155,30 @@ func TestPDFSignFileKey(t *testing.T) {
 			s[1].Type != "document-timestamp" || s[1].Field != "DocTimeStamp1" || s[1].Indication != "TOTAL_PASSED" || !s[1].Coverage.WholeDocument {
 			t.Errorf("B-LTA certify %q: verify exit %d:\n%s", certify, code, stdout)
 		}
+		if certify != "" {
+			continue
+		}
+		// The archive's renewal: a second document timestamp (with a DSS) over the B-LTA file.
+		renewed := filepath.Join(dir, "renewed.pdf")
+		code, stdout, stderr = runPDF(t, "pdf", "timestamp", "--tsa", tsa.URL, "--in", lo, "--out", renewed, "--dss", "--json")
+		if code != exitOK || !strings.Contains(stdout, `"field":"DocTimeStamp2"`) || !strings.Contains(stdout, `"dss":true`) {
+			t.Fatalf("pdf timestamp: exit %d: %s %s", code, stdout, stderr)
+		}
+		code, stdout, _ = runPDF(t, "pdf", "verify", "--json", "--trust", rootPEM, renewed)
+		rep.Signatures = nil
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitOK || !rep.Valid || len(rep.Signatures) != 3 ||
+			rep.Signatures[2].Field != "DocTimeStamp2" || !rep.Signatures[2].Coverage.WholeDocument {
+			t.Errorf("renewed: verify exit %d: %v\n%s", code, err, stdout)
+		}
+		// Usage errors exit 2 and write nothing.
+		for _, args := range [][]string{{"--in", lo, "--out", filepath.Join(dir, "x.pdf")}, {"--tsa", tsa.URL, "--in", key, "--out", filepath.Join(dir, "x.pdf")}} {
+			if code, _, stderr := runPDF(t, append([]string{"pdf", "timestamp"}, args...)...); code != exitUsage {
+				t.Errorf("pdf timestamp %v: exit %d (%s), want %d", args, code, stderr, exitUsage)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x.pdf")); err == nil {
+			t.Error("pdf timestamp wrote an output on a usage error")
+		}
 	}
 
 	// Usage and input errors exit 2 and leave no output.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/hsm/hsmtest"
+	"github.com/lienthong/lienthong/signing/cms/tsp"
+	"github.com/lienthong/lienthong/signing/cms/tsp/tsptest"
 )
 
 // The benchmarks compare signing a small PDF with the token's own signing rate, in the same run and
@@ -266,4 +268,27 @@ func BenchmarkSignSmallPDFOverheadRSA2048(b *testing.B) {
 	o := opts(p.leader)
 	o.Signer = &cannedSigner{Signer: p.leader.Key}
 	signSmallPDF(b, o)
+}
+
+// BenchmarkTimestamp40MiB adds a document timestamp (in-process TSA) to a 40 MiB file: the file is
+// read twice (hashed for the token, then copied), never held in memory. Peer: sha256sum over the file
+// (docs/bench-signing.md).
+func BenchmarkTimestamp40MiB(b *testing.B) {
+	p := setupPKI(&testing.T{})
+	srv, err := tsptest.New(tsptest.Options{Root: p.root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	dir := b.TempDir()
+	in := filepath.Join(dir, "large.pdf")
+	size := writeLargePDF(b, in, 40)
+	o := TimestampOptions{TSA: (&tsp.Client{URL: srv.URL}).Timestamp}
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := TimestampFile(context.Background(), in, filepath.Join(dir, "out.pdf"), o); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lienthong/lienthong/internal/apperr"
 	"github.com/lienthong/lienthong/signing/cms"
 	"github.com/lienthong/lienthong/signing/cms/cmstest"
 	"github.com/lienthong/lienthong/signing/cms/tsp"
@@ -368,4 +369,88 @@ func writeTemp(t *testing.T, b []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestDocTimestampRenewal adds a second document timestamp to a B-LTA file, with a DSS holding the
+// certificates of the signature and of the first timestamp: the renewal an archive makes before the
+// first TSA certificate expires. Both timestamps' tokens check out over the bytes they cover, the
+// signature stays valid, and failures leave no output.
+func TestDocTimestampRenewal(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	o := opts(p.leader)
+	o.Level = LevelBLTA
+	o.TSA = (&tsp.Client{URL: tsa.URL}).Timestamp
+	blta, _ := signBytes(t, readCorpus(t, "classic.pdf"), o)
+
+	var asked []*x509.Certificate
+	to := TimestampOptions{TSA: o.TSA, Revocation: func(_ context.Context, certs []*x509.Certificate) (Revocation, error) {
+		asked = certs
+		return Revocation{}, nil
+	}}
+	var out bytes.Buffer
+	res, err := AddDocTimestamp(context.Background(), bytes.NewReader(blta), int64(len(blta)), &out, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed := out.Bytes()
+	if !bytes.HasPrefix(renewed, blta) || res.Size != int64(len(renewed)) || res.Field != "DocTimeStamp2" || !res.DSSIncrement {
+		t.Fatalf("result %+v for %d bytes (input %d)", res, len(renewed), len(blta))
+	}
+	if br := res.ByteRange; br[2]+br[3] != res.Size {
+		t.Errorf("byte range %v does not reach the end (%d)", br, res.Size)
+	}
+	names := map[string]bool{}
+	for _, c := range asked {
+		names[c.Subject.CommonName] = true
+	}
+	if !names["Lienthong Test TSA"] || !names[p.leader.Cert.Subject.CommonName] {
+		t.Errorf("revocation asked for %v, want the signer and the TSA", names)
+	}
+	rd, err := pdf.Open(bytes.NewReader(renewed), int64(len(renewed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rd.Revisions()); n != 6 {
+		t.Errorf("revisions = %d, want 6 (original, signature, DSS, timestamp, DSS, timestamp)", n)
+	}
+	sigs, err := rd.Signatures(len(rd.Revisions()) - 1)
+	if err != nil || len(sigs) != 3 {
+		t.Fatalf("signatures %d, %v", len(sigs), err)
+	}
+	for _, s := range sigs[1:] {
+		br := s.ByteRange
+		covered := append(append([]byte{}, renewed[br[0]:br[0]+br[1]]...), renewed[br[2]:br[2]+br[3]]...)
+		opensslTSVerify(t, trimDER(s.Contents), covered, p.root)
+	}
+	file := writeTemp(t, renewed)
+	rep := runPdfsig(t, file, p.root)
+	if len(rep.Valid) != 3 || !rep.Valid[0] || !rep.Trusted[0] || !rep.Total[2] {
+		t.Errorf("pdfsig:\n%s", rep.Text)
+	}
+	if out, err := exec.Command("qpdf", "--check", file).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("No syntax or stream encoding errors")) {
+		t.Errorf("qpdf --check: %v\n%s", err, out)
+	}
+
+	// Without a TSA: a usage error. A TSA that fails: an error and no output file.
+	if _, err := AddDocTimestamp(context.Background(), bytes.NewReader(blta), int64(len(blta)), io.Discard, TimestampOptions{}); err == nil || apperr.KindOf(err) != apperr.Invalid {
+		t.Errorf("no TSA: %v", err)
+	}
+	dir := t.TempDir()
+	inPath, outPath := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(inPath, blta, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tsa.Fail.Store(true)
+	if _, err := TimestampFile(context.Background(), inPath, outPath, TimestampOptions{TSA: o.TSA}); err == nil {
+		t.Fatal("a failing TSA gave a document timestamp")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 1 {
+		t.Errorf("files after the failure: %v, want only the input", left)
+	}
 }

@@ -220,16 +220,17 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 		if err != nil {
 			return nil, err
 		}
-		var dts []byte
+		var dts docTimestamp
 		if o.Level == LevelBLTA {
 			tail := append(append(make([]byte, 0, len(inc.Data)+len(dss)), inc.Data...), dss...)
 			withDSS := &appendedReaderAt{base: in, baseSize: size, tail: tail}
-			if dts, res.DocTimestamp, err = docTimestampIncrement(ctx, withDSS, size+int64(len(tail)), &o); err != nil {
+			if dts, err = docTimestampIncrement(ctx, withDSS, size+int64(len(tail)), &o); err != nil {
 				return nil, err
 			}
+			res.DocTimestamp = dts.field
 		}
 		// Written only once every increment is built: a TSA that fails leaves nothing half-written.
-		for _, b := range [][]byte{dss, dts} {
+		for _, b := range [][]byte{dss, dts.data} {
 			if _, err := bw.Write(b); err != nil {
 				return nil, err
 			}
@@ -240,25 +241,32 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 	return res, nil
 }
 
+// docTimestamp is a built document timestamp increment.
+type docTimestamp struct {
+	data      []byte
+	field     string
+	byteRange [4]int64
+}
+
 // docTimestampIncrement builds an increment holding a document timestamp: an invisible signature field
 // on page 1 whose value is a /Type /DocTimeStamp dictionary (SubFilter ETSI.RFC3161) with an RFC 3161
-// token over every byte of the file but its own /Contents. It returns the increment and the field name.
-func docTimestampIncrement(ctx context.Context, r io.ReaderAt, size int64, o *Options) ([]byte, string, error) {
+// token over every byte of the file but its own /Contents.
+func docTimestampIncrement(ctx context.Context, r io.ReaderAt, size int64, o *Options) (docTimestamp, error) {
 	rd, err := pdf.Open(r, size)
 	if err != nil {
-		return nil, "", err
+		return docTimestamp{}, err
 	}
 	last := len(rd.Revisions()) - 1
 	fields, err := rd.Fields(last)
 	if err != nil {
-		return nil, "", err
+		return docTimestamp{}, err
 	}
 	pages, err := rd.Pages(last)
 	if err != nil {
-		return nil, "", err
+		return docTimestamp{}, err
 	}
 	if len(pages) == 0 {
-		return nil, "", apperr.New(apperr.Invalid, "pdf_no_pages", "the PDF has no pages")
+		return docTimestamp{}, apperr.New(apperr.Invalid, "pdf_no_pages", "the PDF has no pages")
 	}
 	names := map[string]bool{}
 	for _, f := range fields {
@@ -280,31 +288,31 @@ func docTimestampIncrement(ctx context.Context, r io.ReaderAt, size int64, o *Op
 	})
 	invisible := Options{}
 	if err := addField(u, rd, name, sigRef, pages[0], &invisible); err != nil {
-		return nil, "", err
+		return docTimestamp{}, err
 	}
 	if err := updateForm(u, rd, &invisible, sigRef); err != nil {
-		return nil, "", err
+		return docTimestamp{}, err
 	}
 	inc, err := u.Bytes()
 	if err != nil {
-		return nil, "", err
+		return docTimestamp{}, err
 	}
 	h := o.Hash.New()
 	if err := inc.SignedRanges(rd, h); err != nil {
-		return nil, "", err
+		return docTimestamp{}, err
 	}
 	token, err := o.TSA(ctx, o.Hash, h.Sum(nil))
 	if err != nil {
-		return nil, "", apperr.Wrap(apperr.Unavailable, "pades_doc_timestamp", "the timestamp authority did not give a document timestamp; nothing was written", err)
+		return docTimestamp{}, apperr.Wrap(apperr.Unavailable, "pades_doc_timestamp", "the timestamp authority did not give a document timestamp; nothing was written", err)
 	}
 	if err := inc.SetContents(token); err != nil {
 		var ts *pdf.TooSmallError
 		if errors.As(err, &ts) {
-			return nil, "", apperr.Wrap(apperr.Internal, "pades_placeholder", "the document timestamp is larger than the space reserved for it (raise the extra room); nothing was written", err)
+			return docTimestamp{}, apperr.Wrap(apperr.Internal, "pades_placeholder", "the document timestamp is larger than the space reserved for it (raise the extra room); nothing was written", err)
 		}
-		return nil, "", err
+		return docTimestamp{}, err
 	}
-	return inc.Data, name, nil
+	return docTimestamp{data: inc.Data, field: name, byteRange: inc.ByteRange()}, nil
 }
 
 func classifySignError(err error) error {
@@ -347,6 +355,21 @@ type Pending struct {
 // SignPending signs inPath into a temporary file next to outPath and closes it, synced to disk first
 // when sync is set (a caller that will flush the whole file system before Commit needs not).
 func SignPending(ctx context.Context, inPath, outPath string, o Options, sync bool) (*Pending, error) {
+	var res *Result
+	p, err := writePending(inPath, outPath, sync, func(in io.ReaderAt, size int64, out io.Writer) (err error) {
+		res, err = Sign(ctx, in, size, out, o)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Result = res
+	return p, nil
+}
+
+// writePending opens inPath, refuses to write over it, and has write produce the output into a
+// temporary file next to outPath, returned as a Pending (or removed on any failure).
+func writePending(inPath, outPath string, sync bool, write func(in io.ReaderAt, size int64, out io.Writer) error) (*Pending, error) {
 	f, err := os.Open(inPath)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Invalid, "pades_input", "cannot open the input PDF", err)
@@ -367,7 +390,7 @@ func SignPending(ctx context.Context, inPath, outPath string, o Options, sync bo
 		return nil, apperr.Wrap(apperr.Invalid, "pades_output", "cannot create the output file", err)
 	}
 	p := &Pending{tmp: tmp.Name(), out: outPath}
-	res, err := Sign(ctx, f, st.Size(), tmp, o)
+	err = write(f, st.Size(), tmp)
 	if err == nil && sync {
 		err = tmp.Sync()
 	}
@@ -381,7 +404,6 @@ func SignPending(ctx context.Context, inPath, outPath string, o Options, sync bo
 		p.Discard()
 		return nil, err
 	}
-	p.Result = res
 	return p, nil
 }
 
@@ -882,16 +904,22 @@ func (a *appendedReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // dssIncrement builds the B-LT increment: a /DSS with the signer chain, the timestamp's chain and the
 // revocation material.
 func dssIncrement(ctx context.Context, r io.ReaderAt, size int64, sigDER []byte, o *Options) ([]byte, error) {
+	certs := append([]*x509.Certificate(nil), o.Chain...)
+	certs = append(certs, timestampCerts(sigDER)...)
+	return dssIncrementFor(ctx, r, size, certs, o.Revocation)
+}
+
+// dssIncrementFor builds an increment that adds certs and their revocation material (from fetch, when
+// set) to the document's /DSS, keeping what the DSS already holds.
+func dssIncrementFor(ctx context.Context, r io.ReaderAt, size int64, certs []*x509.Certificate, fetch RevocationFunc) ([]byte, error) {
 	rd, err := pdf.Open(r, size)
 	if err != nil {
 		return nil, err
 	}
-	certs := append([]*x509.Certificate(nil), o.Chain...)
-	certs = append(certs, timestampCerts(sigDER)...)
 	var rev Revocation
-	if o.Revocation != nil {
-		if rev, err = o.Revocation(ctx, certs); err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, "pades_revocation", "revocation data (OCSP/CRL) for B-LT could not be fetched", err)
+	if fetch != nil {
+		if rev, err = fetch(ctx, certs); err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, "pades_revocation", "revocation data (OCSP/CRL) for the DSS could not be fetched", err)
 		}
 	}
 	certs = append(certs, rev.Certs...)
