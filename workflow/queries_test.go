@@ -29,7 +29,7 @@ func TestEveryStatementPrepares(t *testing.T) {
 	if _, err := migrations.Up(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	if pgtest.PrepareAll(t, conn, queries) == 0 {
-		t.Fatal("no statement prepared")
+	if s := pgtest.PrepareAll(t, conn, queries); len(s) > 0 {
+		t.Errorf("statements skipped as multi-command: %v", s)
 	}
 }

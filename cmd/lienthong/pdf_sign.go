@@ -90,6 +90,9 @@ func runPDFSign(ctx context.Context, e env, args []string) int {
 			"byte_range": res.ByteRange, "cms_bytes": res.CMSSize, "reserved_bytes": res.Reserved,
 			"signed_at": appearance.ISOTime(res.SignedAt), "digest_sha256": fmt.Sprintf("%x", res.Digest),
 		}
+		if res.DocTimestamp != "" {
+			out["doc_timestamp"] = res.DocTimestamp
+		}
 		b, _ := json.Marshal(out)
 		fmt.Fprintln(e.Stdout, string(b))
 	} else {

@@ -115,7 +115,7 @@ func TestPDFSignFileKey(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("%s: exit %d: %s", level, code, stderr)
 		}
-		if !strings.Contains(stdout, `"level":"`+level+`"`) {
+		if !strings.Contains(stdout, `"level":"`+level+`"`) || strings.Contains(stdout, `"doc_timestamp":"DocTimeStamp1"`) != (level == "B-LTA") {
 			t.Errorf("%s: %s", level, stdout)
 		}
 		out, _ := exec.Command("pdfsig", lo).CombinedOutput()

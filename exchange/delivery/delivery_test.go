@@ -752,7 +752,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	want := map[string][]string{
 		"A01": {`lienthong_exchange_sent_total{org="A01"} 1`, `lienthong_exchange_statuses_in_total{org="A01"} 1`,
 			`lienthong_exchange_outbox{org="A01",kind="edoc",state="sent"} 1`, `lienthong_exchange_failed_unresolved{org="A01"} 0`,
-			`# TYPE lienthong_exchange_river_jobs gauge`},
+			`# TYPE lienthong_exchange_river_jobs gauge`, `lienthong_exchange_river_jobs{org="A01",queue="` + QueueOutbound + `",state=`},
 		"B01": {`lienthong_exchange_received_total{org="B01"} 1`, `lienthong_exchange_outbox{org="B01",kind="status",state="sent"} 1`},
 		"hub": {"lienthong_axis_packets 2", "lienthong_axis_pending 0", "lienthong_axis_duplicate_deliveries 0"},
 	}

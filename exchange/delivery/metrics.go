@@ -13,6 +13,8 @@ import (
 var (
 	sqlCountOutboxByKindAndState = queries.Must("CountOutboxByKindAndState")
 	sqlCountUnresolvedFailed     = queries.Must("CountUnresolvedFailed")
+	// $1: the exchange's queue names (the Queue constants)
+	sqlCountRiverJobsByQueueAndState = queries.Must("CountRiverJobsByQueueAndState")
 )
 
 // MetricsHandler serves the node's counters since start and the state of its queues in the Prometheus
@@ -60,8 +62,8 @@ func (n *Node) WriteMetrics(ctx context.Context, w io.Writer) error {
 		fmt.Fprintf(w, "# HELP lienthong_exchange_%s_total %s.\n# TYPE lienthong_exchange_%s_total counter\nlienthong_exchange_%s_total{org=%s} %d\n",
 			c.name, c.help, c.name, c.name, org, c.v.Load())
 	}
-	gauge := func(name, help, query string, labels ...string) error {
-		rows, err := n.pool.Query(ctx, query)
+	gauge := func(name, help, query string, args []any, labels ...string) error {
+		rows, err := n.pool.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -86,13 +88,12 @@ func (n *Node) WriteMetrics(ctx context.Context, w io.Writer) error {
 		}
 		return rows.Err()
 	}
-	if err := gauge("outbox", "outbox rows by kind and state", sqlCountOutboxByKindAndState, "kind", "state"); err != nil {
+	if err := gauge("outbox", "outbox rows by kind and state", sqlCountOutboxByKindAndState, nil, "kind", "state"); err != nil {
 		return err
 	}
-	if err := gauge("failed_unresolved", "failed deliveries waiting for a clerk", sqlCountUnresolvedFailed); err != nil {
+	if err := gauge("failed_unresolved", "failed deliveries waiting for a clerk", sqlCountUnresolvedFailed, nil); err != nil {
 		return err
 	}
-	// This query stays in Go, not in sql/metrics.sql: its queue names are the Queue constants.
 	return gauge("river_jobs", "River jobs of the exchange queues by queue and state",
-		`SELECT queue, state::text, count(*) FROM river_job WHERE queue IN ('`+QueueOutbound+`', '`+QueueStatus+`', '`+QueueInbound+`') GROUP BY 1, 2 ORDER BY 1, 2`, "queue", "state")
+		sqlCountRiverJobsByQueueAndState, []any{[]string{QueueOutbound, QueueStatus, QueueInbound}}, "queue", "state")
 }

@@ -39,7 +39,8 @@ func TestEveryStatementPrepares(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if pgtest.PrepareAll(t, conn, queries) == 0 {
-		t.Fatal("no statement prepared")
+	// Only the multi-command schema script cannot be prepared (it runs in every test's set-up).
+	if s := pgtest.PrepareAll(t, conn, queries); len(s) != 1 || s[0] != "CreateExchangeTables" {
+		t.Errorf("statements skipped: %v, want [CreateExchangeTables]", s)
 	}
 }

@@ -40,7 +40,7 @@ func TestEveryStatementPrepares(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if pgtest.PrepareAll(t, conn, queries) == 0 {
-		t.Fatal("no statement prepared")
+	if s := pgtest.PrepareAll(t, conn, queries); len(s) > 0 {
+		t.Errorf("statements skipped as multi-command: %v", s)
 	}
 }

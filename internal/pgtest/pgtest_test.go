@@ -58,6 +58,8 @@ SELECT subject FROM doc WHERE id = $1;
 -- name: Script
 CREATE TABLE IF NOT EXISTS other (v int); -- runs with Exec
 INSERT INTO other VALUES (1);
+-- name: QuotedSemicolon
+SELECT string_agg(subject, '; ') FROM doc; -- a ";" in a string or a comment is not a second command
 -- name: Typo
 SELECT subjet FROM doc WHERE id = $1
 -- name: NoTable
@@ -67,11 +69,11 @@ SELECT 1 FROM missing
 		t.Fatal(err)
 	}
 	rec := &recorder{TB: t}
-	if n := PrepareAll(rec, conn, set); n != 1 {
-		t.Errorf("prepared %d statements, want 1 (Good; Script skipped)", n)
+	if s := PrepareAll(rec, conn, set); len(s) != 1 || s[0] != "Script" {
+		t.Errorf("skipped %v, want [Script]", s)
 	}
 	got := strings.Join(rec.errs, "\n")
-	if len(rec.errs) != 2 || !strings.Contains(got, "Typo (q.sql:6)") || !strings.Contains(got, "NoTable (q.sql:8)") {
+	if len(rec.errs) != 2 || !strings.Contains(got, "Typo (q.sql:8)") || !strings.Contains(got, "NoTable (q.sql:10)") {
 		t.Errorf("errors:\n%s", got)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/lienthong/lienthong/signing/cms/tsp"
 	"github.com/lienthong/lienthong/signing/cms/tsp/tsptest"
 	"github.com/lienthong/lienthong/signing/pdf"
+	"github.com/lienthong/lienthong/signing/verify"
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -319,6 +320,37 @@ func TestLevelBLTA(t *testing.T) {
 		}
 		if out, err := exec.Command("qpdf", "--check", file).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("No syntax or stream encoding errors")) {
 			t.Errorf("%s: qpdf --check: %v\n%s", f, err, out)
+		}
+	}
+
+	// With OCSP and CRL material in the DSS, our verifier calls it B-LTA (without, as above, the DSS
+	// holds certificates only and a verifier sees B-T plus a document timestamp).
+	var sub *cmstest.Cert
+	var hits atomic.Int64
+	ocspSrv := ocspResponder(t, &sub, &hits)
+	defer ocspSrv.Close()
+	sub, err = p.root.Issue(cmstest.Options{CommonName: "LTA Sub CA", CA: true, Key: cmstest.P256, CRLURLs: []string{ocspSrv.URL + "/sub.crl"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sub.Issue(cmstest.Options{CommonName: "LTA Signer", OCSPServer: []string{ocspSrv.URL + "/ocsp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := opts(signer)
+	lo.Level, lo.TSA, lo.Revocation, lo.Now = LevelBLTA, o.TSA, FetchRevocation(nil), time.Now
+	lta, _ := signBytes(t, readCorpus(t, "classic.pdf"), lo)
+	roots := x509.NewCertPool()
+	roots.AddCert(p.root.Cert)
+	rep, err := verify.PDF(context.Background(), bytes.NewReader(lta), int64(len(lta)), verify.Options{Roots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Signatures) != 2 || rep.Signatures[0].Level != "B-LTA" || rep.Signatures[0].Indication != verify.TotalPassed ||
+		rep.Signatures[1].Indication != verify.TotalPassed {
+		t.Errorf("verify: %s", rep.Summary(verify.LangEnglish))
+		for _, sig := range rep.Signatures {
+			t.Errorf("  %s: level %q, %s", sig.Field, sig.Level, sig.Indication)
 		}
 	}
 

@@ -229,7 +229,8 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 			}
 			res.DocTimestamp = dts.field
 		}
-		// Written only once every increment is built: a TSA that fails leaves nothing half-written.
+		// The DSS and the document timestamp go out only once both are built: a TSA that fails at the
+		// timestamp leaves out the DSS too (SignFile then writes no file at all).
 		for _, b := range [][]byte{dss, dts.data} {
 			if _, err := bw.Write(b); err != nil {
 				return nil, err
@@ -303,12 +304,12 @@ func docTimestampIncrement(ctx context.Context, r io.ReaderAt, size int64, o *Op
 	}
 	token, err := o.TSA(ctx, o.Hash, h.Sum(nil))
 	if err != nil {
-		return docTimestamp{}, apperr.Wrap(apperr.Unavailable, "pades_doc_timestamp", "the timestamp authority did not give a document timestamp; nothing was written", err)
+		return docTimestamp{}, apperr.Wrap(apperr.Unavailable, "pades_doc_timestamp", "the timestamp authority did not give a document timestamp", err)
 	}
 	if err := inc.SetContents(token); err != nil {
 		var ts *pdf.TooSmallError
 		if errors.As(err, &ts) {
-			return docTimestamp{}, apperr.Wrap(apperr.Internal, "pades_placeholder", "the document timestamp is larger than the space reserved for it (raise the extra room); nothing was written", err)
+			return docTimestamp{}, apperr.Wrap(apperr.Internal, "pades_placeholder", "the document timestamp is larger than the space reserved for it", err)
 		}
 		return docTimestamp{}, err
 	}

@@ -1,9 +1,10 @@
 -- Statements run by hub.go: the hub's tables, retention, nodes and aliases, and the counters.
 
 -- The hub's tables, created at start. The advisory lock serialises hubs starting together on one
--- database; it belongs to the connection, so lock, tables and unlock go as one text.
+-- database. The text runs as one simple query, which PostgreSQL makes one implicit transaction, so
+-- the transaction-level lock is released when it ends, however it ends.
 -- name: CreateHubTables
-SELECT pg_advisory_lock(74061);
+SELECT pg_advisory_xact_lock(74061);
 CREATE TABLE IF NOT EXISTS hub_node (
 	code         text PRIMARY KEY,
 	name         text NOT NULL DEFAULT '',
@@ -43,7 +44,6 @@ CREATE TABLE IF NOT EXISTS hub_delivery (
 );
 CREATE INDEX IF NOT EXISTS hub_delivery_inbox ON hub_delivery (recipient, seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS hub_packet_accepted ON hub_packet (accepted_at); -- retention (Purge)
-SELECT pg_advisory_unlock(74061);
 
 -- name: PurgeAcknowledgedPackets
 WITH old AS (
