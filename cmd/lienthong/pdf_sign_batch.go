@@ -108,6 +108,11 @@ func runPDFSignBatch(ctx context.Context, e env, args []string) int {
 		return pdfSignFail(e, "pdf sign-batch", err)
 	}
 	defer closeKey()
+	if o.Revocation != nil {
+		// B-LT/B-LTA: every document of the batch has the same signer chain and TSA, so their OCSP
+		// responses and CRLs are fetched once (kept 10 minutes), not once per document.
+		o.Revocation = pades.CachedRevocation(o.Revocation, 10*time.Minute, nil)
+	}
 	if *workers == 0 {
 		*workers = runtime.GOMAXPROCS(0) + 1
 		if k, ok := o.Signer.(*hsm.Key); ok {

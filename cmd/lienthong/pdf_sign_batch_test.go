@@ -3,19 +3,27 @@ package main
 import (
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
 
 	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/hsm/hsmtest"
 	"github.com/lienthong/lienthong/signing/cms/cmstest"
+	"github.com/lienthong/lienthong/signing/cms/tsp/tsptest"
 	"github.com/lienthong/lienthong/signing/pades"
 )
 
@@ -175,4 +183,74 @@ func fileSum(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(b)
+}
+
+// TestPDFSignBatchBLTFetchesRevocationOnce signs four documents at B-LT with one certificate: its OCSP
+// responder is asked once for the batch, not once per document.
+func TestPDFSignBatchBLTFetchesRevocationOnce(t *testing.T) {
+	t.Parallel()
+	root, err := cmstest.NewRoot(cmstest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int64
+	responder := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		req, err := ocsp.ParseRequest(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		resp, err := root.OCSP(&x509.Certificate{SerialNumber: req.SerialNumber}, ocsp.Good, time.Time{}, time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(resp)
+	}))
+	defer responder.Close()
+	leaf, err := root.Issue(cmstest.Options{CommonName: "Văn thư", Key: cmstest.P256, OCSPServer: []string{responder.URL + "/ocsp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsa, err := tsptest.New(tsptest.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	dir := t.TempDir()
+	keyPEM, err := cmstest.KeyPEM(leaf.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, cert := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cert, cmstest.PEM(leaf.Full()...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(pdfCorpus, "classic.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for i := range 4 {
+		p := filepath.Join(dir, fmt.Sprintf("cv%d.pdf", i))
+		if err := os.WriteFile(p, src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, p)
+	}
+	args := append([]string{"pdf", "sign-batch", "--key", "file:" + key, "--cert", cert, "--out-dir", filepath.Join(dir, "out"),
+		"--level", "B-LT", "--tsa", tsa.URL, "--json"}, inputs...)
+	code, stdout, stderr := runPDF(t, args...)
+	var sum batchSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil || code != exitOK || sum.Signed != 4 {
+		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the OCSP responder was asked %d times for 4 documents, want 1", n)
+	}
 }

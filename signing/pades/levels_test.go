@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -484,5 +485,73 @@ func TestDocTimestampRenewal(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 1 {
 		t.Errorf("files after the failure: %v, want only the input", left)
+	}
+}
+
+// TestCachedRevocation: one fetch per distinct set of certificates while fresh, shared by concurrent
+// callers; a failure or an expired answer is fetched again.
+func TestCachedRevocation(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	var calls atomic.Int64
+	fail := atomic.Bool{}
+	release := make(chan struct{})
+	fetch := func(_ context.Context, chain []*x509.Certificate) (Revocation, error) {
+		calls.Add(1)
+		<-release
+		if fail.Load() {
+			return Revocation{}, errors.New("responder down")
+		}
+		return Revocation{OCSPs: [][]byte{[]byte(chain[0].Subject.CommonName)}}, nil
+	}
+	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	cached := CachedRevocation(fetch, 10*time.Minute, now)
+	leader, org := p.leader.Full(), p.org.Full()
+
+	// Eight documents of one signer at once: one fetch, eight identical answers.
+	var wg sync.WaitGroup
+	got := make([]Revocation, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = cached(context.Background(), leader)
+		}()
+	}
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the others find the fetch in progress
+	close(release)
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d fetches for one chain, want 1", n)
+	}
+	for _, r := range got {
+		if len(r.OCSPs) != 1 || string(r.OCSPs[0]) != p.leader.Cert.Subject.CommonName {
+			t.Fatalf("answer %v", r.OCSPs)
+		}
+	}
+	// Another chain is fetched on its own; the first is still served from the cache.
+	if r, _ := cached(context.Background(), org); string(r.OCSPs[0]) != p.org.Cert.Subject.CommonName || calls.Load() != 2 {
+		t.Fatalf("second chain: %v, %d fetches", r.OCSPs, calls.Load())
+	}
+	cached(context.Background(), leader)
+	if calls.Load() != 2 {
+		t.Fatalf("fresh answer fetched again: %d fetches", calls.Load())
+	}
+	// Eleven minutes later the answer is stale; a failed fetch is not kept.
+	mu.Lock()
+	clock = clock.Add(11 * time.Minute)
+	mu.Unlock()
+	fail.Store(true)
+	if _, err := cached(context.Background(), leader); err == nil || calls.Load() != 3 {
+		t.Fatalf("stale answer: err %v, %d fetches", err, calls.Load())
+	}
+	fail.Store(false)
+	if r, err := cached(context.Background(), leader); err != nil || len(r.OCSPs) != 1 || calls.Load() != 4 {
+		t.Fatalf("after a failure: %v %v, %d fetches", r.OCSPs, err, calls.Load())
 	}
 }

@@ -3,11 +3,13 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -141,4 +143,60 @@ func fetch(ctx context.Context, client *http.Client, method, url, ctype string, 
 		return nil, fmt.Errorf("%s: response too large", url)
 	}
 	return b, nil
+}
+
+// CachedRevocation returns a RevocationFunc that asks fetch once per distinct set of certificates and
+// reuses the answer for maxAge: a batch of documents signed with one certificate (and timestamped by
+// one TSA) fetches its OCSP responses and CRLs once, not once per document, which spares the CA's
+// responders as much as the batch's time. Concurrent callers for the same certificates wait for one
+// fetch; a failed fetch is not kept. now is the clock (time.Now when nil).
+func CachedRevocation(fetch RevocationFunc, maxAge time.Duration, now func() time.Time) RevocationFunc {
+	if now == nil {
+		now = time.Now
+	}
+	type entry struct {
+		done chan struct{}
+		rev  Revocation
+		err  error
+		at   time.Time
+	}
+	var mu sync.Mutex
+	cache := map[string]*entry{}
+	return func(ctx context.Context, chain []*x509.Certificate) (Revocation, error) {
+		h := sha256.New()
+		for _, c := range chain {
+			if c != nil {
+				sum := sha256.Sum256(c.Raw)
+				h.Write(sum[:])
+			}
+		}
+		key := string(h.Sum(nil))
+		mu.Lock()
+		e, ok := cache[key]
+		if ok {
+			select {
+			case <-e.done:
+				if e.err != nil || now().Sub(e.at) > maxAge {
+					ok = false
+				}
+			default: // another caller is fetching: wait for it below
+			}
+		}
+		if !ok {
+			e = &entry{done: make(chan struct{})}
+			cache[key] = e
+			mu.Unlock()
+			e.rev, e.err = fetch(ctx, chain)
+			e.at = now()
+			close(e.done)
+			return e.rev, e.err
+		}
+		mu.Unlock()
+		select {
+		case <-e.done:
+			return e.rev, e.err
+		case <-ctx.Done():
+			return Revocation{}, ctx.Err()
+		}
+	}
 }
