@@ -404,9 +404,9 @@ func writeTemp(t *testing.T, b []byte) string {
 	return p
 }
 
-// TestDocTimestampRenewal adds a second document timestamp to a B-LTA file, with a DSS holding the
-// certificates of the signature and of the first timestamp: the renewal an archive makes before the
-// first TSA certificate expires. Both timestamps' tokens check out over the bytes they cover, the
+// TestDocTimestampRenewal adds a second document timestamp to a B-LTA file, after a DSS for the
+// first timestamp's certificates: the renewal an archive makes before the first TSA certificate
+// expires. Both timestamps' tokens check out over the bytes they cover, the
 // signature stays valid, and failures leave no output.
 func TestDocTimestampRenewal(t *testing.T) {
 	t.Parallel()
@@ -442,8 +442,10 @@ func TestDocTimestampRenewal(t *testing.T) {
 	for _, c := range asked {
 		names[c.Subject.CommonName] = true
 	}
-	if !names["Lienthong Test TSA"] || !names[p.leader.Cert.Subject.CommonName] {
-		t.Errorf("revocation asked for %v, want the signer and the TSA", names)
+	// The renewal protects the newest timestamp: its TSA's chain, each certificate once; the signer's
+	// material went into the DSS at B-LT.
+	if !names["Lienthong Test TSA"] || names[p.leader.Cert.Subject.CommonName] || len(names) != len(asked) {
+		t.Errorf("revocation asked for %d certificates %v, want the TSA's chain once", len(asked), names)
 	}
 	rd, err := pdf.Open(bytes.NewReader(renewed), int64(len(renewed)))
 	if err != nil {
@@ -553,5 +555,155 @@ func TestCachedRevocation(t *testing.T) {
 	fail.Store(false)
 	if r, err := cached(context.Background(), leader); err != nil || len(r.OCSPs) != 1 || calls.Load() != 4 {
 		t.Fatalf("after a failure: %v %v, %d fetches", r.OCSPs, err, calls.Load())
+	}
+}
+
+// TestDSSKeepsWhatOtherSignersWrote: a DSS whose arrays are indirect objects (as iText writes them)
+// keeps its entries when we add to it, and an entry already there is not added twice.
+func TestDSSKeepsWhatOtherSignersWrote(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	signed, _ := signBytes(t, readCorpus(t, "classic.pdf"), opts(p.leader))
+	rd, err := pdf.Open(bytes.NewReader(signed), int64(len(signed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := rd.NewUpdate()
+	oldOCSP := []byte("an OCSP response fetched years ago")
+	dss := pdf.Dict{"Type": pdf.Name("DSS"),
+		"Certs": u.Add(pdf.Array{u.Add(pdf.NewStream(nil, p.leader.Cert.Raw))}),
+		"OCSPs": u.Add(pdf.Array{u.Add(pdf.NewStream(nil, oldOCSP))}),
+	}
+	cat, root, err := rd.Catalog(len(rd.Revisions()) - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat = cat.Clone()
+	cat["DSS"] = u.Add(dss)
+	u.Set(root, cat)
+	inc, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDSS := append(append([]byte{}, signed...), inc.Data...)
+	newOCSP := []byte("a fresh OCSP response")
+	more, err := dssIncrementFor(context.Background(), bytes.NewReader(withDSS), int64(len(withDSS)), p.leader.Full(),
+		func(context.Context, []*x509.Certificate) (Revocation, error) {
+			return Revocation{OCSPs: [][]byte{newOCSP, oldOCSP}}, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(withDSS, more...)
+	rd, err = pdf.Open(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _, err = rd.Catalog(len(rd.Revisions()) - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do, _ := rd.Resolve(cat["DSS"])
+	got := map[string][]string{}
+	for _, k := range []pdf.Name{"Certs", "OCSPs"} {
+		ao, _ := rd.Resolve(do.(pdf.Dict)[k])
+		for _, e := range ao.(pdf.Array) {
+			so, _ := rd.Resolve(e)
+			b, err := rd.Decode(so.(*pdf.Stream), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[string(k)] = append(got[string(k)], string(b))
+		}
+	}
+	if o := got["OCSPs"]; len(o) != 2 || o[0] != string(oldOCSP) || o[1] != string(newOCSP) {
+		t.Errorf("OCSPs = %q, want the old one kept and the new one once", o)
+	}
+	if c := got["Certs"]; len(c) != len(p.leader.Full()) || c[0] != string(p.leader.Cert.Raw) {
+		t.Errorf("%d certificates, want the chain's %d with the signer once", len(c), len(p.leader.Full()))
+	}
+}
+
+// changingFile is a file that another program rewrites (or truncates) once the TSA has been asked.
+type changingFile struct {
+	data     []byte
+	changed  *atomic.Bool
+	truncate bool
+}
+
+func (f changingFile) ReadAt(p []byte, off int64) (int, error) {
+	data := f.data
+	if f.changed.Load() {
+		if f.truncate {
+			data = data[:len(data)/2]
+		} else {
+			data = append([]byte{}, data...)
+			data[len(data)/2] ^= 0xff
+		}
+	}
+	if off >= int64(len(data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestDocTimestampInputChanged: the file is read twice (hashed for the token, then copied); if it
+// changes in between, the timestamp would cover other bytes than the output holds: an error instead.
+func TestDocTimestampInputChanged(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsa.Close()
+	signed, _ := signBytes(t, readCorpus(t, "classic.pdf"), opts(p.leader))
+	for _, truncate := range []bool{false, true} {
+		var changed atomic.Bool
+		o := TimestampOptions{TSA: func(ctx context.Context, h crypto.Hash, d []byte) ([]byte, error) {
+			defer changed.Store(true)
+			return (&tsp.Client{URL: tsa.URL}).Timestamp(ctx, h, d)
+		}}
+		f := changingFile{data: signed, changed: &changed, truncate: truncate}
+		_, err := AddDocTimestamp(context.Background(), f, int64(len(signed)), io.Discard, o)
+		if apperr.KindOf(err) != apperr.Conflict || !strings.Contains(err.Error(), "changed") {
+			t.Errorf("truncate=%v: %v, want the input-changed conflict", truncate, err)
+		}
+	}
+}
+
+// TestCachedRevocationFetcherGivesUp: the caller that fetches gives up (its context ends); another
+// caller waiting for the same chain fetches again with its own context instead of failing.
+func TestCachedRevocationFetcherGivesUp(t *testing.T) {
+	t.Parallel()
+	p := setupPKI(t)
+	var calls atomic.Int64
+	fetch := func(ctx context.Context, _ []*x509.Certificate) (Revocation, error) {
+		if calls.Add(1) == 1 {
+			<-ctx.Done()
+			return Revocation{}, ctx.Err()
+		}
+		return Revocation{OCSPs: [][]byte{[]byte("ok")}}, nil
+	}
+	cached := CachedRevocation(fetch, time.Minute, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := cached(ctx, p.leader.Full()); first <- err }()
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan Revocation, 1)
+	go func() { r, _ := cached(context.Background(), p.leader.Full()); second <- r }()
+	time.Sleep(20 * time.Millisecond) // the second caller is waiting for the first fetch
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first caller: %v", err)
+	}
+	if r := <-second; len(r.OCSPs) != 1 || calls.Load() != 2 {
+		t.Fatalf("second caller got %q after %d fetches", r.OCSPs, calls.Load())
 	}
 }

@@ -188,8 +188,10 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 		}
 	} else {
 		buf := make([]byte, min(1<<20, max(size, 4096)))
-		if _, err := io.CopyBuffer(io.MultiWriter(bw, h), io.NewSectionReader(in, 0, size), buf); err != nil {
+		if n, err := io.CopyBuffer(io.MultiWriter(bw, h), io.NewSectionReader(in, 0, size), buf); err != nil {
 			return nil, fmt.Errorf("pades: copying the document: %w", err)
+		} else if n != size {
+			return nil, errInputChanged
 		}
 	}
 	if err := inc.HashAround(h); err != nil {
@@ -203,7 +205,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 	if err := inc.SetContents(der); err != nil {
 		var ts *pdf.TooSmallError
 		if errors.As(err, &ts) {
-			return nil, apperr.Wrap(apperr.Internal, "pades_placeholder", "the signature is larger than the space reserved for it; nothing was written", err)
+			return nil, apperr.Wrap(apperr.Internal, "pades_placeholder", "the signature is larger than the space reserved for it", err)
 		}
 		return nil, err
 	}
@@ -247,7 +249,12 @@ type docTimestamp struct {
 	data      []byte
 	field     string
 	byteRange [4]int64
+	digest    []byte         // of the covered bytes, as sent to the TSA
+	inc       *pdf.Increment // for hashing around its /Contents again
 }
+
+// errInputChanged is a file that changed while it was being read twice.
+var errInputChanged = apperr.New(apperr.Conflict, "pades_input_changed", "the input file changed while it was being signed or timestamped; sign it again once nothing else writes to it")
 
 // docTimestampIncrement builds an increment holding a document timestamp: an invisible signature field
 // on page 1 whose value is a /Type /DocTimeStamp dictionary (SubFilter ETSI.RFC3161) with an RFC 3161
@@ -302,7 +309,8 @@ func docTimestampIncrement(ctx context.Context, r io.ReaderAt, size int64, o *Op
 	if err := inc.SignedRanges(rd, h); err != nil {
 		return docTimestamp{}, err
 	}
-	token, err := o.TSA(ctx, o.Hash, h.Sum(nil))
+	digest := h.Sum(nil)
+	token, err := o.TSA(ctx, o.Hash, digest)
 	if err != nil {
 		return docTimestamp{}, apperr.Wrap(apperr.Unavailable, "pades_doc_timestamp", "the timestamp authority did not give a document timestamp", err)
 	}
@@ -313,7 +321,7 @@ func docTimestampIncrement(ctx context.Context, r io.ReaderAt, size int64, o *Op
 		}
 		return docTimestamp{}, err
 	}
-	return docTimestamp{data: inc.Data, field: name, byteRange: inc.ByteRange()}, nil
+	return docTimestamp{data: inc.Data, field: name, byteRange: inc.ByteRange(), digest: digest, inc: inc}, nil
 }
 
 func classifySignError(err error) error {
@@ -917,51 +925,72 @@ func dssIncrementFor(ctx context.Context, r io.ReaderAt, size int64, certs []*x5
 	if err != nil {
 		return nil, err
 	}
+	cat, root, err := rd.Catalog(len(rd.Revisions()) - 1)
+	if err != nil {
+		return nil, err
+	}
+	// What the DSS already holds is kept (its arrays may be direct or indirect, as other signers write
+	// them) and not added a second time.
+	var old pdf.Dict
+	if o, err := rd.Resolve(cat["DSS"]); err == nil {
+		old, _ = o.(pdf.Dict)
+	}
+	lists := map[pdf.Name]pdf.Array{}
+	have := map[string]bool{}
+	for _, k := range dssLists {
+		ao, err := rd.Resolve(old[k])
+		if err != nil {
+			continue
+		}
+		arr, _ := ao.(pdf.Array)
+		lists[k] = append(pdf.Array{}, arr...)
+		for _, e := range arr {
+			if so, err := rd.Resolve(e); err == nil {
+				if st, ok := so.(*pdf.Stream); ok {
+					if b, err := rd.Decode(st, maxDSSEntry); err == nil {
+						have[string(k)+string(b)] = true
+					}
+				}
+			}
+		}
+	}
 	var rev Revocation
 	if fetch != nil {
 		if rev, err = fetch(ctx, certs); err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, "pades_revocation", "revocation data (OCSP/CRL) for the DSS could not be fetched", err)
 		}
 	}
-	certs = append(certs, rev.Certs...)
 	u := rd.NewUpdate()
-	seen := map[string]bool{}
-	var certRefs, ocspRefs, crlRefs pdf.Array
-	for _, c := range certs {
-		if c == nil || seen[string(c.Raw)] {
-			continue
+	add := func(k pdf.Name, b []byte) {
+		if len(b) == 0 || have[string(k)+string(b)] {
+			return
 		}
-		seen[string(c.Raw)] = true
-		certRefs = append(certRefs, u.Add(pdf.NewStream(nil, c.Raw)))
+		have[string(k)+string(b)] = true
+		lists[k] = append(lists[k], u.Add(pdf.NewStream(nil, b)))
+	}
+	for _, c := range append(certs, rev.Certs...) {
+		if c != nil {
+			add("Certs", c.Raw)
+		}
 	}
 	for _, b := range rev.OCSPs {
-		ocspRefs = append(ocspRefs, u.Add(pdf.NewStream(nil, b)))
+		add("OCSPs", b)
 	}
 	for _, b := range rev.CRLs {
-		crlRefs = append(crlRefs, u.Add(pdf.NewStream(nil, b)))
+		add("CRLs", b)
 	}
 	dss := pdf.Dict{"Type": pdf.Name("DSS")}
-	if len(certRefs) > 0 {
-		dss["Certs"] = certRefs
-	}
-	if len(ocspRefs) > 0 {
-		dss["OCSPs"] = ocspRefs
-	}
-	if len(crlRefs) > 0 {
-		dss["CRLs"] = crlRefs
-	}
-	// VRI entry keyed by the SHA-1 of the signature's /Contents bytes is optional in PAdES B-LT; the
-	// document-wide lists are enough for validators.
-	cat, root, err := rd.Catalog(len(rd.Revisions()) - 1)
-	if err != nil {
-		return nil, err
-	}
-	cat = cat.Clone()
-	if old, err := rd.Resolve(cat["DSS"]); err == nil {
-		if od, ok := old.(pdf.Dict); ok {
-			mergeDSS(dss, od)
+	for _, k := range dssLists {
+		if len(lists[k]) > 0 {
+			dss[k] = lists[k]
 		}
 	}
+	// A per-signature /VRI is optional in PAdES; the document-wide lists are enough for validators.
+	// One another signer wrote is kept.
+	if v, ok := old["VRI"]; ok {
+		dss["VRI"] = v
+	}
+	cat = cat.Clone()
 	cat["DSS"] = u.Add(dss)
 	u.Set(root, cat)
 	inc, err := u.Bytes()
@@ -971,19 +1000,11 @@ func dssIncrementFor(ctx context.Context, r io.ReaderAt, size int64, certs []*x5
 	return inc.Data, nil
 }
 
-func mergeDSS(dss, old pdf.Dict) {
-	for _, k := range []pdf.Name{"Certs", "OCSPs", "CRLs"} {
-		oa, _ := old[k].(pdf.Array)
-		if len(oa) == 0 {
-			continue
-		}
-		na, _ := dss[k].(pdf.Array)
-		dss[k] = append(append(pdf.Array{}, oa...), na...)
-	}
-	if v, ok := old["VRI"]; ok {
-		dss["VRI"] = v
-	}
-}
+// dssLists are the DSS arrays this signer reads and writes.
+var dssLists = []pdf.Name{"Certs", "OCSPs", "CRLs"}
+
+// maxDSSEntry bounds one decoded DSS stream (a large CRL is a few MiB).
+const maxDSSEntry = 64 << 20
 
 // timestampCerts returns the certificates inside the signature-timestamp token of a CMS signature.
 func timestampCerts(sigDER []byte) []*x509.Certificate {

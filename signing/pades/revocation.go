@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -149,7 +150,9 @@ func fetch(ctx context.Context, client *http.Client, method, url, ctype string, 
 // reuses the answer for maxAge: a batch of documents signed with one certificate (and timestamped by
 // one TSA) fetches its OCSP responses and CRLs once, not once per document, which spares the CA's
 // responders as much as the batch's time. Concurrent callers for the same certificates wait for one
-// fetch; a failed fetch is not kept. now is the clock (time.Now when nil).
+// fetch; a failed fetch is forgotten, and a caller whose wait ends because the fetching caller's own
+// context ended fetches again. It is meant for one batch: answers are kept until they are replaced.
+// now is the clock (time.Now when nil).
 func CachedRevocation(fetch RevocationFunc, maxAge time.Duration, now func() time.Time) RevocationFunc {
 	if now == nil {
 		now = time.Now
@@ -171,32 +174,44 @@ func CachedRevocation(fetch RevocationFunc, maxAge time.Duration, now func() tim
 			}
 		}
 		key := string(h.Sum(nil))
-		mu.Lock()
-		e, ok := cache[key]
-		if ok {
+		for {
+			mu.Lock()
+			e, ok := cache[key]
+			if ok {
+				select {
+				case <-e.done:
+					ok = e.err == nil && now().Sub(e.at) <= maxAge
+				default: // another caller is fetching: wait for it below
+				}
+			}
+			if !ok {
+				e = &entry{done: make(chan struct{})}
+				cache[key] = e
+				mu.Unlock()
+				func() {
+					defer close(e.done) // also when fetch panics: waiters must not hang
+					e.rev, e.err = fetch(ctx, chain)
+					e.at = now()
+					if e.err != nil {
+						mu.Lock()
+						if cache[key] == e {
+							delete(cache, key)
+						}
+						mu.Unlock()
+					}
+				}()
+				return e.rev, e.err
+			}
+			mu.Unlock()
 			select {
 			case <-e.done:
-				if e.err != nil || now().Sub(e.at) > maxAge {
-					ok = false
-				}
-			default: // another caller is fetching: wait for it below
+			case <-ctx.Done():
+				return Revocation{}, ctx.Err()
 			}
-		}
-		if !ok {
-			e = &entry{done: make(chan struct{})}
-			cache[key] = e
-			mu.Unlock()
-			e.rev, e.err = fetch(ctx, chain)
-			e.at = now()
-			close(e.done)
+			if e.err != nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+				continue // the fetching caller gave up, not the responder: try with our own context
+			}
 			return e.rev, e.err
-		}
-		mu.Unlock()
-		select {
-		case <-e.done:
-			return e.rev, e.err
-		case <-ctx.Done():
-			return Revocation{}, ctx.Err()
 		}
 	}
 }

@@ -1,12 +1,14 @@
 package pades
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/lienthong/lienthong/internal/apperr"
 	"github.com/lienthong/lienthong/signing/cms"
@@ -17,9 +19,10 @@ import (
 type TimestampOptions struct {
 	TSA  cms.TimestampFunc // required
 	Hash crypto.Hash       // of the covered bytes; default SHA-256
-	// Revocation, when set, first adds a DSS increment with the certificates of every signature and
-	// document timestamp already in the file and their revocation material: what renewing an archived
-	// file needs, the proof that the previous timestamp's certificate was good while it still is.
+	// Revocation, when set, first adds a DSS increment with the chain of the newest document timestamp
+	// (on a file without one, of every signature) and its revocation material: what renewing an
+	// archived file needs, the proof that the previous timestamp's certificate was good while it still
+	// is. The requests go to URLs named in the file's certificates, within revocationDeadline.
 	Revocation RevocationFunc
 	// ExtraRoom adds bytes to the room kept for the token (cms.TimestampReserve).
 	ExtraRoom int
@@ -49,27 +52,25 @@ func AddDocTimestamp(ctx context.Context, in io.ReaderAt, size int64, out io.Wri
 	if err != nil {
 		return nil, err
 	}
+	last := len(rd.Revisions()) - 1
+	if pages, err := rd.Pages(last); err != nil {
+		return nil, err
+	} else if len(pages) == 0 {
+		return nil, apperr.New(apperr.Invalid, "pdf_no_pages", "the PDF has no pages")
+	}
 	// No DocMDP check: PDF 2.0 (12.8.2.2.2) lets DSS and document timestamp increments follow any
 	// certification, P=1 included, and these are the only increments added here.
 	res := &TimestampResult{}
 	var dss []byte
 	if o.Revocation != nil {
-		sigs, err := rd.Signatures(len(rd.Revisions()) - 1)
+		certs, err := renewalCerts(rd, last)
 		if err != nil {
 			return nil, err
 		}
-		var certs []*x509.Certificate
-		for _, s := range sigs {
-			der, _, err := cms.NormalizeBER(s.Contents)
-			if err != nil {
-				continue // a broken signature has no material worth keeping; the verifier reports it
-			}
-			if sd, err := cms.Parse(der); err == nil {
-				certs = append(certs, sd.Certificates...)
-				certs = append(certs, timestampCerts(der)...)
-			}
-		}
-		if dss, err = dssIncrementFor(ctx, in, size, certs, o.Revocation); err != nil {
+		fctx, cancel := context.WithTimeout(ctx, revocationDeadline)
+		dss, err = dssIncrementFor(fctx, in, size, certs, o.Revocation)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
 		res.DSSIncrement = true
@@ -84,9 +85,21 @@ func AddDocTimestamp(ctx context.Context, in io.ReaderAt, size int64, out io.Wri
 		return nil, err
 	}
 	res.Field, res.ByteRange = dts.field, dts.byteRange
+	// The file is read a second time to be copied: hash what is copied and check it is what the
+	// timestamp covers, so a file changed in between is an error, not a timestamp over other bytes.
 	w := &countWriter{w: out}
-	if _, err := io.Copy(w, io.NewSectionReader(in, 0, size)); err != nil {
+	h := o.Hash.New()
+	if n, err := io.Copy(io.MultiWriter(w, h), io.NewSectionReader(in, 0, size)); err != nil {
 		return nil, fmt.Errorf("pades: copying the document: %w", err)
+	} else if n != size {
+		return nil, errInputChanged
+	}
+	h.Write(dss)
+	if err := dts.inc.HashAround(h); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(h.Sum(nil), dts.digest) {
+		return nil, errInputChanged
 	}
 	for _, b := range [][]byte{dss, dts.data} {
 		if _, err := w.Write(b); err != nil {
@@ -95,6 +108,52 @@ func AddDocTimestamp(ctx context.Context, in io.ReaderAt, size int64, out io.Wri
 	}
 	res.Size = w.n
 	return res, nil
+}
+
+// revocationDeadline bounds all the network requests of one DSS: the URLs come from certificates in
+// the file, which may have come from anywhere.
+const revocationDeadline = 2 * time.Minute
+
+// maxRenewalCerts bounds how many certificates of a file a renewal asks revocation data for.
+const maxRenewalCerts = 32
+
+// renewalCerts picks the certificates whose validation material a new document timestamp should
+// record: the chain of the newest document timestamp (the one about to be protected before its TSA
+// certificate expires) or, on a file without one, those of its signatures and their signature
+// timestamps. Each once.
+func renewalCerts(rd *pdf.Reader, rev int) ([]*x509.Certificate, error) {
+	sigs, err := rd.Signatures(rev)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(sigs) - 1; i >= 0; i-- {
+		if sigs[i].Dict.Name("Type") == "DocTimeStamp" || sigs[i].SubFilter == "ETSI.RFC3161" {
+			sigs = sigs[i : i+1]
+			break
+		}
+	}
+	var certs []*x509.Certificate
+	seen := map[string]bool{}
+	for _, s := range sigs {
+		der, _, err := cms.NormalizeBER(s.Contents)
+		if err != nil {
+			continue // a broken signature has no material worth keeping; the verifier reports it
+		}
+		sd, err := cms.Parse(der)
+		if err != nil {
+			continue
+		}
+		for _, c := range append(sd.Certificates, timestampCerts(der)...) {
+			if !seen[string(c.Raw)] {
+				seen[string(c.Raw)] = true
+				certs = append(certs, c)
+			}
+		}
+	}
+	if len(certs) > maxRenewalCerts {
+		return nil, apperr.New(apperr.Invalid, "pades_too_many_certs", fmt.Sprintf("the file's signatures carry %d certificates; a DSS is fetched for at most %d (timestamp without --dss)", len(certs), maxRenewalCerts))
+	}
+	return certs, nil
 }
 
 // TimestampFile adds a document timestamp to inPath and writes the result to outPath whole (temporary
