@@ -3,10 +3,12 @@
 GO        ?= go
 BIN       := bin/lienthong
 export CGO_ENABLED := 1
-# Build and test with Go 1.27.3 (the go command fetches it through the module proxy on first use):
-# govulncheck finds 13 vulnerabilities of Go 1.26.8's standard library (net/http, crypto/tls,
-# crypto/x509, html/template) on paths our code calls, all fixed in 1.27.3. go.mod keeps `go 1.26`.
-export GOTOOLCHAIN := go1.27.3
+# Build and test with Go 1.27.3 or newer: go.mod's toolchain line names 1.27.3 and `auto` lets the go
+# command fetch it through the module proxy when the machine's Go is older (this kind of machine sets
+# GOTOOLCHAIN=local, which ignores that line). govulncheck finds 13 vulnerabilities of Go 1.26.8's
+# standard library (net/http, crypto/tls, crypto/x509, html/template) on paths our code calls, all
+# fixed in 1.27.3. go.mod's language version stays `go 1.26.8`. A GOTOOLCHAIN in the environment wins.
+export GOTOOLCHAIN ?= auto
 TEST_TIMEOUT ?= 25m
 
 .PHONY: all build deps test demo bench fuzz vet vulncheck clean
@@ -42,6 +44,7 @@ bench: deps build
 VULNDB ?= golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 vulncheck:
 	@dir=$$($(GO) mod download -json $(VULNDB) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	  test -n "$$dir" || { echo "vulncheck: cannot download $(VULNDB) from the module proxy" >&2; exit 1; }; \
 	  rm -rf bin/vulndb && (cd "$$dir" && $(GO) run ./cmd/indexdb -vulns data/osv -out $(CURDIR)/bin/vulndb) && \
 	  $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 -db file://$(CURDIR)/bin/vulndb ./...
 

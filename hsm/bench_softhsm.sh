@@ -2,8 +2,8 @@
 # Measures `lienthong token bench --workers 2` with an RSA-2048 SoftHSM key against
 # `openssl speed -multi 2 rsa2048` in the same run, alternating ROUNDS times so both see the same load.
 # Usage: hsm/bench_softhsm.sh [ROUNDS] [SECONDS]   (from the repository root; needs softhsm2, openssl, gcc)
-# The toolchain make uses (see the Makefile); a GOTOOLCHAIN in the environment wins.
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
+# The toolchain make uses (go.mod's toolchain line, see the Makefile); a GOTOOLCHAIN in the environment wins.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 set -euo pipefail
 ROUNDS=${1:-3}
 SECS=${2:-5}

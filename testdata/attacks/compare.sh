@@ -11,8 +11,8 @@
 # "accepts" means: lienthong exits 0; pdfsig prints "Signature is Valid." for every signature and
 # "Certificate is Trusted." (the corpus root is trusted in a private NSS database; pdfsig's exit code
 # is 0 whatever it finds, so its text is read); pdfcpu reports every signature valid.
-# The toolchain make uses (see the Makefile); a GOTOOLCHAIN in the environment wins.
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
+# The toolchain make uses (go.mod's toolchain line, see the Makefile); a GOTOOLCHAIN in the environment wins.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 set -eu
 OUT=${1:-$(mktemp -d)}
 mkdir -p "$OUT"

@@ -8,8 +8,8 @@
 #   go build -o bin/lienthong ./cmd/lienthong && testdata/pdf/bench-batch.sh [N] [ROUNDS] [WORKERS]
 #
 # Needs openssl, softhsm2 (softhsm2-util), opensc (pkcs11-tool) and poppler-utils (pdfsig).
-# The toolchain make uses (see the Makefile); a GOTOOLCHAIN in the environment wins.
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
+# The toolchain make uses (go.mod's toolchain line, see the Makefile); a GOTOOLCHAIN in the environment wins.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 set -eu
 N=${1:-500}
 ROUNDS=${2:-3}

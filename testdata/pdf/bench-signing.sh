@@ -8,8 +8,8 @@
 #
 # Needs python3, openssl, softhsm2 (softhsm2-util), opensc (pkcs11-tool), poppler-utils (pdfsig),
 # libnss3-tools (certutil, pk12util) and GNU time (/usr/bin/time).
-# The toolchain make uses (see the Makefile); a GOTOOLCHAIN in the environment wins.
-export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
+# The toolchain make uses (go.mod's toolchain line, see the Makefile); a GOTOOLCHAIN in the environment wins.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 set -eu
 MIB=${1:-40}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
