@@ -6,15 +6,18 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/internal/pgtest"
 )
 
-func TestEveryStatementIsUsed(t *testing.T) {
-	if u := queries.Unused(); len(u) > 0 {
-		t.Fatalf("statements in sql/*.sql that no code runs: %v", u)
-	}
+// TestStatements: every statement in sql/*.sql is used and prepares against the migrated schema.
+func TestStatements(t *testing.T) {
+	t.Parallel()
+	pgtest.CheckStatements(t, queries, func(ctx context.Context, pool *pgxpool.Pool) error {
+		_, err := Up(ctx, pool)
+		return err
+	})
 }
 
 // The runner's own statements (sql/, queries.go) sit next to the migrations: neither the embedded FS
@@ -33,23 +36,5 @@ func TestRunnerSQLIsNotAMigration(t *testing.T) {
 	}
 	if _, err := FS.Open("sql/runner.sql"); err == nil {
 		t.Fatal("sql/runner.sql is embedded among the migrations")
-	}
-}
-
-// TestEveryStatementPrepares has PostgreSQL parse and type-check every statement against the migrated
-// schema, including those only error paths run.
-func TestEveryStatementPrepares(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := Up(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	if s := pgtest.PrepareAll(t, conn, queries); len(s) > 0 {
-		t.Errorf("statements skipped as multi-command: %v", s)
 	}
 }

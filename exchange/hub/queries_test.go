@@ -4,41 +4,20 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/internal/pgtest"
 )
 
-func TestEveryStatementIsUsed(t *testing.T) {
-	if u := queries.Unused(); len(u) > 0 {
-		t.Fatalf("statements in sql/*.sql that no code runs: %v", u)
-	}
-}
-
-// TestEveryStatementPrepares has PostgreSQL parse and type-check every statement against the schema,
-// including those only error paths run.
-func TestEveryStatementPrepares(t *testing.T) {
+// TestStatements: every statement in sql/*.sql is used, and PostgreSQL parses and type-checks each
+// against the schema, including those only error paths run.
+func TestStatements(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	h, err := Open(ctx, pool, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	// Only the multi-command schema script cannot be prepared (it runs in every test's set-up).
-	if s := pgtest.PrepareAll(t, conn, queries); len(s) != 1 || s[0] != "CreateHubTables" {
-		t.Errorf("statements skipped: %v, want [CreateHubTables]", s)
-	}
+	pgtest.CheckStatements(t, queries, func(ctx context.Context, pool *pgxpool.Pool) error {
+		h, err := Open(ctx, pool, Config{})
+		if err == nil {
+			h.Close()
+		}
+		return err
+	}, "CreateHubTables")
 }

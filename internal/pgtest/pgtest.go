@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/internal/pgcluster"
 	"github.com/lienthong/lienthong/internal/sqlset"
@@ -144,4 +146,32 @@ func multiCommand(q string) bool {
 	}
 	s := strings.TrimSuffix(strings.TrimSpace(b.String()), ";")
 	return strings.Contains(s, ";")
+}
+
+// CheckStatements is the test of a package's sql/*.sql files: every statement is run by some code
+// (Unused is empty), and every statement but the multi-command scripts listed in scripts prepares
+// against the schema that setup builds in a fresh database.
+func CheckStatements(t testing.TB, set *sqlset.Set, setup func(context.Context, *pgxpool.Pool) error, scripts ...string) {
+	t.Helper()
+	if u := set.Unused(); len(u) > 0 {
+		t.Errorf("statements in sql/*.sql that no code runs: %v", u)
+	}
+	ctx := context.Background()
+	url := NewDatabase(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := setup(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if s := PrepareAll(t, conn, set); !slices.Equal(s, scripts) {
+		t.Errorf("statements skipped as multi-command scripts: %v, want %v", s, scripts)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/internal/sqlset"
 )
@@ -88,3 +89,21 @@ func (r *recorder) Errorf(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
 }
 func (r *recorder) Helper() {}
+
+func TestCheckStatementsReportsUnusedAndUnexpectedSkips(t *testing.T) {
+	t.Parallel()
+	set, err := sqlset.Parse("q.sql", "-- name: Used\nSELECT v FROM t\n-- name: Left\nSELECT 1\n-- name: Script\nSELECT 1; SELECT 2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Must("Used")
+	rec := &recorder{TB: t}
+	CheckStatements(rec, set, func(ctx context.Context, pool *pgxpool.Pool) error {
+		_, err := pool.Exec(ctx, "CREATE TABLE t (v int)")
+		return err
+	}) // Script not declared as a script
+	got := strings.Join(rec.errs, "\n")
+	if len(rec.errs) != 2 || !strings.Contains(got, "no code runs: [Left Script]") || !strings.Contains(got, "[Script], want []") {
+		t.Errorf("errors:\n%s", got)
+	}
+}
