@@ -1,12 +1,9 @@
 package migrations
 
 import (
-	"context"
 	"os"
 	"reflect"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lienthong/lienthong/internal/pgtest"
 )
@@ -14,10 +11,7 @@ import (
 // TestStatements: every statement in sql/*.sql is used and prepares against the migrated schema.
 func TestStatements(t *testing.T) {
 	t.Parallel()
-	pgtest.CheckStatements(t, queries, func(ctx context.Context, pool *pgxpool.Pool) error {
-		_, err := Up(ctx, pool)
-		return err
-	})
+	pgtest.CheckStatements(t, queries, Apply)
 }
 
 // The runner's own statements (sql/, queries.go) sit next to the migrations: neither the embedded FS

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The runner's own bookkeeping (sql/runner.sql), not migrations: those are the NNN_*.sql files.
@@ -105,6 +106,13 @@ func parse(fsys fs.FS) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// Apply is Up for callers that need only the error, such as a test's schema set-up
+// (pgtest.CheckStatements(t, queries, migrations.Apply)).
+func Apply(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := Up(ctx, pool)
+	return err
 }
 
 // Up applies every pending migration, each in its own transaction, and returns the versions applied.

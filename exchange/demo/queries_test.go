@@ -16,7 +16,7 @@ import (
 func TestStatements(t *testing.T) {
 	t.Parallel()
 	pgtest.CheckStatements(t, queries, func(ctx context.Context, pool *pgxpool.Pool) error {
-		if _, err := migrations.Up(ctx, pool); err != nil {
+		if err := migrations.Apply(ctx, pool); err != nil {
 			return err
 		}
 		return delivery.Migrate(ctx, pool)
