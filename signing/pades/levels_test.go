@@ -54,11 +54,7 @@ func hasTimestamp(t *testing.T, rd *pdf.Reader) {
 func TestLevelBT(t *testing.T) {
 	t.Parallel()
 	p := setupPKI(t)
-	srv, err := tsptest.New(tsptest.Options{Root: p.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startTSA(t, p.root)
 	o := opts(p.leader)
 	o.Level = LevelBT
 	o.TSA = (&tsp.Client{URL: srv.URL}).Timestamp
@@ -140,11 +136,7 @@ func TestLevelBLT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	tsa := startTSA(t, p.root)
 	o := opts(signer)
 	o.Level = LevelBLT
 	o.TSA = (&tsp.Client{URL: tsa.URL}).Timestamp
@@ -232,11 +224,7 @@ func TestLevelBLTFetchesIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	tsa := startTSA(t, p.root)
 	o := Options{Signer: key, Chain: []*x509.Certificate{leaf}, Now: fixedNow, Level: LevelBLT,
 		TSA: (&tsp.Client{URL: tsa.URL}).Timestamp, Revocation: FetchRevocation(nil)}
 	signed, _ := signBytes(t, readCorpus(t, "classic.pdf"), o)
@@ -270,11 +258,7 @@ func TestLevelBLTFetchesIssuer(t *testing.T) {
 func TestLevelBLTA(t *testing.T) {
 	t.Parallel()
 	p := setupPKI(t)
-	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	tsa := startTSA(t, p.root)
 	o := opts(p.leader)
 	o.Level = LevelBLTA
 	o.TSA = (&tsp.Client{URL: tsa.URL}).Timestamp
@@ -330,7 +314,7 @@ func TestLevelBLTA(t *testing.T) {
 	var hits atomic.Int64
 	ocspSrv := ocspResponder(t, &sub, &hits)
 	defer ocspSrv.Close()
-	sub, err = p.root.Issue(cmstest.Options{CommonName: "LTA Sub CA", CA: true, Key: cmstest.P256, CRLURLs: []string{ocspSrv.URL + "/sub.crl"}})
+	sub, err := p.root.Issue(cmstest.Options{CommonName: "LTA Sub CA", CA: true, Key: cmstest.P256, CRLURLs: []string{ocspSrv.URL + "/sub.crl"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,11 +395,7 @@ func writeTemp(t *testing.T, b []byte) string {
 func TestDocTimestampRenewal(t *testing.T) {
 	t.Parallel()
 	p := setupPKI(t)
-	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	tsa := startTSA(t, p.root)
 	o := opts(p.leader)
 	o.Level = LevelBLTA
 	o.TSA = (&tsp.Client{URL: tsa.URL}).Timestamp
@@ -656,11 +636,7 @@ func (f changingFile) ReadAt(p []byte, off int64) (int, error) {
 func TestDocTimestampInputChanged(t *testing.T) {
 	t.Parallel()
 	p := setupPKI(t)
-	tsa, err := tsptest.New(tsptest.Options{Root: p.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	tsa := startTSA(t, p.root)
 	signed, _ := signBytes(t, readCorpus(t, "classic.pdf"), opts(p.leader))
 	for _, truncate := range []bool{false, true} {
 		var changed atomic.Bool
@@ -706,4 +682,15 @@ func TestCachedRevocationFetcherGivesUp(t *testing.T) {
 	if r := <-second; len(r.OCSPs) != 1 || calls.Load() != 2 {
 		t.Fatalf("second caller got %q after %d fetches", r.OCSPs, calls.Load())
 	}
+}
+
+// startTSA starts the in-process RFC 3161 TSA for one test.
+func startTSA(t *testing.T, root *cmstest.Cert) *tsptest.Server {
+	t.Helper()
+	srv, err := tsptest.New(tsptest.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }
