@@ -16,8 +16,10 @@
 package pades
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -180,15 +182,26 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 	// One pass over the original: copy it to out while hashing it. A small file was read whole by
 	// pdf.Open: write and hash exactly the bytes that were parsed.
 	h := o.Hash.New()
+	// B-LTA reads the original again for its DSS and document timestamp: hashLTA follows what was
+	// written, so the timestamp can be checked against the output, and a small file is re-read from
+	// the bytes already written rather than from the file.
+	var hashLTA hash.Hash
+	hashes := io.MultiWriter(h)
+	if o.Level == LevelBLTA {
+		hashLTA = o.Hash.New()
+		hashes = io.MultiWriter(h, hashLTA)
+	}
+	base := in
 	bw := &countWriter{w: out}
 	if data, ok := rd.InMemory(); ok {
-		h.Write(data)
+		hashes.Write(data)
+		base = bytes.NewReader(data)
 		if _, err := bw.Write(data); err != nil {
 			return nil, fmt.Errorf("pades: copying the document: %w", err)
 		}
 	} else {
 		buf := make([]byte, min(1<<20, max(size, 4096)))
-		if n, err := io.CopyBuffer(io.MultiWriter(bw, h), io.NewSectionReader(in, 0, size), buf); err != nil {
+		if n, err := io.CopyBuffer(io.MultiWriter(bw, hashes), io.NewSectionReader(in, 0, size), buf); err != nil {
 			return nil, fmt.Errorf("pades: copying the document: %w", err)
 		} else if n != size {
 			return nil, errInputChanged
@@ -217,7 +230,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 		Reserved: int(inc.ContentsEnd-inc.ContentsPos-2) / 2, Size: inc.Size(), Level: o.Level, SignedAt: now,
 	}
 	if o.Level == LevelBLT || o.Level == LevelBLTA {
-		signed := &appendedReaderAt{base: in, baseSize: size, tail: inc.Data}
+		signed := &appendedReaderAt{base: base, baseSize: size, tail: inc.Data}
 		dss, err := dssIncrement(ctx, signed, inc.Size(), der, &o)
 		if err != nil {
 			return nil, err
@@ -225,9 +238,16 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, o Opti
 		var dts docTimestamp
 		if o.Level == LevelBLTA {
 			tail := append(append(make([]byte, 0, len(inc.Data)+len(dss)), inc.Data...), dss...)
-			withDSS := &appendedReaderAt{base: in, baseSize: size, tail: tail}
+			withDSS := &appendedReaderAt{base: base, baseSize: size, tail: tail}
 			if dts, err = docTimestampIncrement(ctx, withDSS, size+int64(len(tail)), &o); err != nil {
 				return nil, err
+			}
+			hashLTA.Write(tail)
+			if err := dts.inc.HashAround(hashLTA); err != nil {
+				return nil, err
+			}
+			if !bytes.Equal(hashLTA.Sum(nil), dts.digest) {
+				return nil, errInputChanged
 			}
 			res.DocTimestamp = dts.field
 		}
@@ -936,7 +956,9 @@ func dssIncrementFor(ctx context.Context, r io.ReaderAt, size int64, certs []*x5
 		old, _ = o.(pdf.Dict)
 	}
 	lists := map[pdf.Name]pdf.Array{}
-	have := map[string]bool{}
+	have := map[[sha256.Size]byte]bool{}
+	key := func(k pdf.Name, b []byte) [sha256.Size]byte { return sha256.Sum256(append([]byte(k+":"), b...)) }
+	budget := int64(maxDSSDecoded) // an existing DSS is only inflated this far to find duplicates
 	for _, k := range dssLists {
 		ao, err := rd.Resolve(old[k])
 		if err != nil {
@@ -945,10 +967,14 @@ func dssIncrementFor(ctx context.Context, r io.ReaderAt, size int64, certs []*x5
 		arr, _ := ao.(pdf.Array)
 		lists[k] = append(pdf.Array{}, arr...)
 		for _, e := range arr {
+			if budget <= 0 {
+				break
+			}
 			if so, err := rd.Resolve(e); err == nil {
 				if st, ok := so.(*pdf.Stream); ok {
-					if b, err := rd.Decode(st, maxDSSEntry); err == nil {
-						have[string(k)+string(b)] = true
+					if b, err := rd.Decode(st, min(budget, maxDSSEntry)); err == nil {
+						budget -= int64(len(b))
+						have[key(k, b)] = true
 					}
 				}
 			}
@@ -962,10 +988,10 @@ func dssIncrementFor(ctx context.Context, r io.ReaderAt, size int64, certs []*x5
 	}
 	u := rd.NewUpdate()
 	add := func(k pdf.Name, b []byte) {
-		if len(b) == 0 || have[string(k)+string(b)] {
+		if len(b) == 0 || have[key(k, b)] {
 			return
 		}
-		have[string(k)+string(b)] = true
+		have[key(k, b)] = true
 		lists[k] = append(lists[k], u.Add(pdf.NewStream(nil, b)))
 	}
 	for _, c := range append(certs, rev.Certs...) {
@@ -1003,8 +1029,12 @@ func dssIncrementFor(ctx context.Context, r io.ReaderAt, size int64, certs []*x5
 // dssLists are the DSS arrays this signer reads and writes.
 var dssLists = []pdf.Name{"Certs", "OCSPs", "CRLs"}
 
-// maxDSSEntry bounds one decoded DSS stream (a large CRL is a few MiB).
-const maxDSSEntry = 64 << 20
+// maxDSSEntry bounds one decoded DSS stream (a large CRL is a few MiB); maxDSSDecoded bounds all of
+// an existing DSS decoded to find duplicates (beyond it, entries may be added a second time).
+const (
+	maxDSSEntry   = 64 << 20
+	maxDSSDecoded = 128 << 20
+)
 
 // timestampCerts returns the certificates inside the signature-timestamp token of a CMS signature.
 func timestampCerts(sigDER []byte) []*x509.Certificate {

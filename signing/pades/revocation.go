@@ -158,10 +158,11 @@ func CachedRevocation(fetch RevocationFunc, maxAge time.Duration, now func() tim
 		now = time.Now
 	}
 	type entry struct {
-		done chan struct{}
-		rev  Revocation
-		err  error
-		at   time.Time
+		done   chan struct{}
+		rev    Revocation
+		err    error
+		at     time.Time
+		gaveUp bool // the fetching caller's context ended: others should try with theirs
 	}
 	var mu sync.Mutex
 	cache := map[string]*entry{}
@@ -190,8 +191,10 @@ func CachedRevocation(fetch RevocationFunc, maxAge time.Duration, now func() tim
 				mu.Unlock()
 				func() {
 					defer close(e.done) // also when fetch panics: waiters must not hang
+					e.err = errors.New("pades: the revocation fetch did not finish")
 					e.rev, e.err = fetch(ctx, chain)
 					e.at = now()
+					e.gaveUp = e.err != nil && ctx.Err() != nil
 					if e.err != nil {
 						mu.Lock()
 						if cache[key] == e {
@@ -208,7 +211,7 @@ func CachedRevocation(fetch RevocationFunc, maxAge time.Duration, now func() tim
 			case <-ctx.Done():
 				return Revocation{}, ctx.Err()
 			}
-			if e.err != nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			if e.err != nil && e.gaveUp && ctx.Err() == nil {
 				continue // the fetching caller gave up, not the responder: try with our own context
 			}
 			return e.rev, e.err

@@ -118,18 +118,24 @@ const revocationDeadline = 2 * time.Minute
 const maxRenewalCerts = 32
 
 // renewalCerts picks the certificates whose validation material a new document timestamp should
-// record: the chain of the newest document timestamp (the one about to be protected before its TSA
-// certificate expires) or, on a file without one, those of its signatures and their signature
-// timestamps. Each once.
+// record: those of the newest document timestamp (the one about to be protected before its TSA
+// certificate expires) and of every signature added after it, or on a file without one, of all its
+// signatures (with their signature timestamps). Each once.
 func renewalCerts(rd *pdf.Reader, rev int) ([]*x509.Certificate, error) {
-	sigs, err := rd.Signatures(rev)
+	all, err := rd.Signatures(rev)
 	if err != nil {
 		return nil, err
 	}
-	for i := len(sigs) - 1; i >= 0; i-- {
-		if sigs[i].Dict.Name("Type") == "DocTimeStamp" || sigs[i].SubFilter == "ETSI.RFC3161" {
-			sigs = sigs[i : i+1]
-			break
+	newest := -1 // revision of the newest document timestamp
+	for _, s := range all {
+		if (s.Dict.Name("Type") == "DocTimeStamp" || s.SubFilter == "ETSI.RFC3161") && s.Revision > newest {
+			newest = s.Revision
+		}
+	}
+	var sigs []pdf.Signature
+	for _, s := range all {
+		if s.Revision >= newest {
+			sigs = append(sigs, s)
 		}
 	}
 	var certs []*x509.Certificate
