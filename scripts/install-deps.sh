@@ -8,6 +8,9 @@ pgbin() { have pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; }
 pgbin || need+=(postgresql)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 have pkcs11-tool || need+=(opensc)
+# p11-kit's RPC server and client module: a second PKCS#11 module that signs in another process
+have p11-kit || need+=(p11-kit)
+ls /usr/lib/*/pkcs11/p11-kit-client.so >/dev/null 2>&1 || need+=(p11-kit-modules)
 have pdfsig || need+=(poppler-utils)
 have qpdf || need+=(qpdf)
 have openssl || need+=(openssl)
