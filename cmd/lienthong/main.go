@@ -58,7 +58,7 @@ func main() {
 // coming back from the token waits until the goroutine preparing the next document gives the P up,
 // and the token sits idle meanwhile. With two Ps it takes the free one at once and the kernel shares
 // the CPU. Measured (docs/bench-signing.md): one-session pdf bench on one CPU, the token on its own,
-// 0.83–0.89 of the token's rate with one P, 0.99–1.02 with two.
+// 0.89–0.97 of the token's rate with one P, 1.00–1.05 with two (alternating in one series).
 func atLeastTwoProcs() {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
