@@ -133,9 +133,11 @@ func TestBrowserClerkRegistersLeaderAssignsAndSigns(t *testing.T) {
 		t.Errorf("after register: %q", s)
 	}
 	shot("clerk-registered")
-	do("present", chromedp.Click(chromedp.CSS("#btn-present")), chromedp.WaitVisible(chromedp.CSS(".flash")))
-	// The registration's flash is still on the page, so the wait above can return before the present
-	// request has been handled: wait for the state itself (bounded) before asserting on it.
+	// The registration's flash is still on the page when the click returns: wait until the form's
+	// redirect has replaced the page (no present button any more), or the next navigation races that
+	// redirect ("Not attached to an active page"), and for the state itself (bounded) before asserting.
+	do("present", chromedp.Click(chromedp.CSS("#btn-present")), chromedp.WaitNotPresent(chromedp.CSS("#btn-present")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
 	stateIs := func(who, want string) {
 		t.Helper()
 		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
