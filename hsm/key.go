@@ -506,7 +506,11 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 
 // signRaw signs with a pooled session. When the call fails because the session died, the login was
 // lost or the token went away, it recovers once (replace the session / log in again / reconnect) and
-// retries once; it never logs in twice for one failure and never retries a wrong PIN.
+// retries once; it never logs in twice for one failure and never retries a wrong PIN. A session
+// failure that a fresh session repeats is the device's, not the session's (a token that stopped
+// answering, a module whose connection to the token is gone, as p11-kit's client reports
+// CKR_DEVICE_ERROR): it reconnects once more, as for a removed token, and reports ErrTokenRemoved when
+// that fails. A failure that outlives a good reconnect (the self-test signed) is the signature's own.
 func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		sig, epoch, err := k.signQueued(ctx, m, data)
@@ -520,6 +524,12 @@ func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, er
 		class := classify(err)
 		if class == classPIN {
 			return nil, pinError(err, k.tokenLabel)
+		}
+		if class == classSession && attempt == 1 {
+			if rerr := k.recover(ctx, epoch, true); rerr != nil {
+				return nil, rerr
+			}
+			continue
 		}
 		if attempt > 0 || class == classOther {
 			if class == classToken {
@@ -709,7 +719,7 @@ func (k *Key) recover(ctx context.Context, seen uint64, reconnect bool) error {
 	k.closeSessionsLocked()
 	k.mu.Unlock()
 	if err := k.connect(ctx, false); err != nil {
-		if classify(err) == classToken {
+		if c := classify(err); c == classToken || c == classSession {
 			return wrapf(ErrTokenRemoved, err, "token %q", k.tokenLabel)
 		}
 		return err

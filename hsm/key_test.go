@@ -334,6 +334,30 @@ func TestRecoveryFake(t *testing.T) {
 			t.Fatalf("Login called %d times, want 2 (open + one recovery)", n)
 		}
 	})
+	t.Run("ok/device-error-twice-reconnects", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f)
+		mustSign(t, k, crypto.SHA256)
+		// The fresh session fails too: the device is at fault, so one reconnect (one login) follows.
+		f.fail("Sign", ckrDeviceError, ckrDeviceError)
+		mustSign(t, k, crypto.SHA256)
+		if n := f.count("Login"); n != 2 {
+			t.Fatalf("Login called %d times, want 2 (open + the reconnect)", n)
+		}
+	})
+	t.Run("fail/device-error-persists-is-token-removed", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f)
+		f.fail("Sign", ckrDeviceError, ckrDeviceError, ckrDeviceError, ckrDeviceError, ckrDeviceError)
+		d := sha256.Sum256(nil)
+		_, err := k.Sign(nil, d[:], crypto.SHA256)
+		if !errors.Is(err, ErrTokenRemoved) || apperr.KindOf(err) != apperr.Unavailable {
+			t.Fatalf("got %v, want ErrTokenRemoved", err)
+		}
+		mustSign(t, k, crypto.SHA256) // the device answers again
+	})
 	t.Run("ok/removed-and-reinserted", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, true, true)

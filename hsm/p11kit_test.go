@@ -10,13 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lienthong/lienthong/hsm"
 	"github.com/lienthong/lienthong/hsm/hsmtest"
 	"github.com/lienthong/lienthong/hsm/softhsm"
+	"github.com/lienthong/lienthong/internal/apperr"
 )
 
 // p11KitClient is p11-kit's RPC client module (Debian: p11-kit-modules).
@@ -33,20 +36,37 @@ func p11KitClient(t *testing.T) string {
 // client module connects to. The server loads the token's module (SoftHSM) itself.
 func serveToken(t *testing.T, module, token string) string {
 	t.Helper()
+	addr, _ := serveTokenStop(t, module, token, "")
+	return addr
+}
+
+// serveTokenStop is serveToken with a func that stops the server (the token "pulled out"); sock
+// reuses a socket path, empty makes one.
+func serveTokenStop(t *testing.T, module, token, sock string) (string, func()) {
+	t.Helper()
 	bin, err := exec.LookPath("p11-kit")
 	if err != nil {
 		t.Fatal("p11-kit not found: install p11-kit (make deps does)")
 	}
-	sock := filepath.Join(t.TempDir(), "p11.sock")
+	if sock == "" {
+		sock = filepath.Join(t.TempDir(), "p11.sock")
+	}
 	cmd := exec.Command(bin, "server", "--foreground", "--provider", module, "--name", sock, "pkcs11:token="+token)
 	cmd.Stderr = os.Stderr // stdout only repeats the address
+	// Its own process group: the server hands each connection to a p11-kit-remote child, and stopping
+	// the token means stopping those too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var once sync.Once
+	stop := func() {
+		once.Do(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait(); _ = os.Remove(sock) })
+	}
+	t.Cleanup(stop)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {
-			return "unix:path=" + sock
+			return "unix:path=" + sock, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("p11-kit server did not open its socket within 10 s")
@@ -134,4 +154,54 @@ func TestP11KitRemoteModule(t *testing.T) {
 		t.Errorf("concurrent signature through the client: %v", err)
 	}
 
+}
+
+// TestP11KitTokenGoneAndBack stops the process that holds the token (as a USB token is pulled out or
+// an HSM's connection drops) while a key is open, then starts it again: signing fails with the typed
+// ErrTokenRemoved, not a bare CKR_DEVICE_ERROR, and the same Key signs again once the token is back,
+// without being reopened.
+func TestP11KitTokenGoneAndBack(t *testing.T) {
+	client := p11KitClient(t)
+	ctx := context.Background()
+	tok := hsmtest.Token(t)
+	key, err := tok.IssueKey(ctx, "rsa", []byte{1}, hsm.RSA2048, hsmtest.CA(t), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := serveTokenStop(t, tok.Store.Module, tok.Label, "")
+	t.Setenv("P11_KIT_SERVER_ADDRESS", addr)
+	u, err := hsm.ParseURI(key.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.ModulePath = client
+	k := hsmtest.Open(t, u.String(), hsm.WithPoolSize(2))
+	pub := key.Cert.PublicKey.(*rsa.PublicKey)
+	sign := func() error {
+		d := sha256.Sum256([]byte("Tờ trình số 12/TTr-UBND"))
+		sig, err := k.Sign(nil, d[:], crypto.SHA256)
+		if err == nil {
+			err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig)
+		}
+		return err
+	}
+	if err := sign(); err != nil {
+		t.Fatal(err)
+	}
+
+	stop()
+	for i := range 2 {
+		err := sign()
+		if !errors.Is(err, hsm.ErrTokenRemoved) || apperr.KindOf(err) != apperr.Unavailable {
+			t.Fatalf("signature %d with the token gone: %v, want ErrTokenRemoved", i+1, err)
+		}
+	}
+
+	serveTokenStop(t, tok.Store.Module, tok.Label, strings.TrimPrefix(addr, "unix:path="))
+	if err := sign(); err != nil {
+		t.Fatalf("the token is back, the same key: %v", err)
+	}
+	if err := sign(); err != nil {
+		t.Fatalf("second signature after the token came back: %v", err)
+	}
 }
