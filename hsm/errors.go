@@ -160,7 +160,8 @@ func classify(err error) errClass {
 		return classSession
 	case ckrUserNotLoggedIn, ckrObjectHandleInvalid, ckrKeyHandleInvalid:
 		return classLogin
-	case ckrDeviceRemoved, ckrTokenNotPresent, ckrTokenNotRecognized, ckrSlotIDInvalid, ckrGeneralError:
+	case ckrDeviceRemoved, ckrTokenNotPresent, ckrTokenNotRecognized, ckrSlotIDInvalid, ckrGeneralError,
+		ckrCryptokiNotInitialized: // a reconnect's C_Initialize failed: the next one tries again
 		return classToken
 	case ckrPINIncorrect, ckrPINLocked, ckrPINExpired, ckrPINLenRange, ckrPINInvalid:
 		return classPIN

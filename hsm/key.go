@@ -54,6 +54,10 @@ type Key struct {
 	pin     []byte
 	prompt  bool  // the PIN prompt was used (it is never used twice)
 	fatal   error // a PIN failure during recovery: never log in again
+	// The outcome of the last reconnect and the epoch it started; signers that saw the failure before
+	// it get its error instead of each reconnecting in turn.
+	recEpoch uint64
+	recErr   error
 	closed  bool
 	poolCap int
 
@@ -506,26 +510,28 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 
 // signRaw signs with a pooled session. When the call fails because the session died, the login was
 // lost or the token went away, it recovers once (replace the session / log in again / reconnect) and
-// retries once; it never logs in twice for one failure and never retries a wrong PIN. A session
-// failure that a fresh session repeats is the device's, not the session's (a token that stopped
-// answering, a module whose connection to the token is gone, as p11-kit's client reports
-// CKR_DEVICE_ERROR): it reconnects once more, as for a removed token, and reports ErrTokenRemoved when
-// that fails. A failure that outlives a good reconnect (the self-test signed) is the signature's own.
+// retries once; it never logs in twice for one failure and never retries a wrong PIN. CKR_DEVICE_ERROR
+// on a fresh session too is the device's, not the session's (a token that stopped answering, a module
+// whose connection to the token is gone, as p11-kit's client reports): it reconnects once, as for a
+// removed token, and reports ErrTokenRemoved when that fails. Other session-class codes
+// (CKR_FUNCTION_FAILED can be one signature's own) never cost a reconnect.
 func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, error) {
+	var prev CKR
 	for attempt := 0; ; attempt++ {
 		sig, epoch, err := k.signQueued(ctx, m, data)
 		if err == nil {
 			return sig, nil
 		}
 		var typed *hsmError
-		if _, isCKR := ckrOf(err); !isCKR || errors.As(err, &typed) {
+		code, isCKR := ckrOf(err)
+		if !isCKR || errors.As(err, &typed) {
 			return nil, err // context, closed, PIN verdicts, already explained: nothing to recover
 		}
 		class := classify(err)
 		if class == classPIN {
 			return nil, pinError(err, k.tokenLabel)
 		}
-		if class == classSession && attempt == 1 {
+		if attempt == 1 && code == ckrDeviceError && prev == ckrDeviceError {
 			if rerr := k.recover(ctx, epoch, true); rerr != nil {
 				return nil, rerr
 			}
@@ -537,6 +543,7 @@ func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, er
 			}
 			return nil, fmt.Errorf("signing with key %q on token %q: %w", k.label, k.tokenLabel, err)
 		}
+		prev = code
 		switch class {
 		case classSession:
 			k.log.Warn("pkcs11 session failed; replacing it", "token", k.tokenLabel, "err", err.Error())
@@ -648,6 +655,9 @@ func (k *Key) signPooled(ctx context.Context, m mechanism, data []byte) ([]byte,
 	}
 	k.mu.Unlock()
 
+	// No C_Finalize of a reconnect may run while this session is used (module.calls).
+	k.mod.calls.RLock()
+	defer k.mod.calls.RUnlock()
 	p := k.mod.p11
 	if s.h == 0 {
 		sh, err := p.OpenSession(slot, ckfSerialSession)
@@ -684,6 +694,10 @@ func (k *Key) recover(ctx context.Context, seen uint64, reconnect bool) error {
 	case k.fatal != nil:
 		k.mu.Unlock()
 		return k.fatal
+	case k.epoch != seen && k.recEpoch == k.epoch && k.recErr != nil:
+		err := k.recErr
+		k.mu.Unlock()
+		return err // another signer tried to reconnect after this failure, and could not
 	case k.epoch != seen:
 		k.mu.Unlock()
 		return nil // another signer already recovered from this failure
@@ -718,13 +732,16 @@ func (k *Key) recover(ctx context.Context, seen uint64, reconnect bool) error {
 	k.epoch++
 	k.closeSessionsLocked()
 	k.mu.Unlock()
-	if err := k.connect(ctx, false); err != nil {
-		if c := classify(err); c == classToken || c == classSession {
-			return wrapf(ErrTokenRemoved, err, "token %q", k.tokenLabel)
+	err := k.connect(ctx, false)
+	if err != nil {
+		if c, _ := ckrOf(err); classify(err) == classToken || c == ckrDeviceError {
+			err = wrapf(ErrTokenRemoved, err, "token %q", k.tokenLabel)
 		}
-		return err
 	}
-	return nil
+	k.mu.Lock()
+	k.recEpoch, k.recErr = k.epoch, err
+	k.mu.Unlock()
+	return err
 }
 
 // closeSessionsLocked closes the anchor and idle sessions; k.mu held.

@@ -358,6 +358,20 @@ func TestRecoveryFake(t *testing.T) {
 		}
 		mustSign(t, k, crypto.SHA256) // the device answers again
 	})
+	t.Run("fail/function-failed-twice-is-the-signatures-own", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f)
+		f.fail("Sign", ckrFunctionFailed, ckrFunctionFailed)
+		d := sha256.Sum256(nil)
+		_, err := k.Sign(nil, d[:], crypto.SHA256)
+		if err == nil || errors.Is(err, ErrTokenRemoved) {
+			t.Fatalf("got %v, want the bare CKR_FUNCTION_FAILED", err)
+		}
+		if n := f.count("Login"); n != 1 {
+			t.Fatalf("Login called %d times: a failing signature must not cost a reconnect", n)
+		}
+	})
 	t.Run("ok/removed-and-reinserted", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, true, true)

@@ -175,6 +175,9 @@ type module struct {
 	p11  p11
 	refs int  // guarded by modules.mu
 	keep bool // installed by a test: never finalised
+	// calls is held for reading by every signature's calls and for writing by reinitialize: PKCS#11
+	// forbids C_Finalize while other calls run (p11-kit's client aborts the process).
+	calls sync.RWMutex
 }
 
 // modules is the process-wide registry: one C_Initialize per module path (a second one fails with
@@ -226,6 +229,8 @@ func (m *module) soleUser() bool {
 
 // reinitialize runs Finalize+Initialize; only called when soleUser.
 func (m *module) reinitialize() error {
+	m.calls.Lock()
+	defer m.calls.Unlock()
 	modules.mu.Lock()
 	defer modules.mu.Unlock()
 	_ = m.p11.Finalize()

@@ -183,4 +183,32 @@ func TestP11KitTokenGoneAndBack(t *testing.T) {
 			t.Fatalf("signature %d after the token came back, same key: %v", i+1, err)
 		}
 	}
+
+	// Again with eight signers at once on four sessions: the reconnect's C_Finalize must wait for the
+	// signers' calls (p11-kit's client aborts the process otherwise), and every signer that saw the
+	// token go gets ErrTokenRemoved, from one reconnect, not one each. (The first key is closed: a
+	// module is re-initialised, which p11-kit's client needs to reach a restarted server, only when
+	// one Key uses it.)
+	k.Close()
+	k4 := hsmtest.Open(t, key.URI, hsm.WithPoolSize(4))
+	tok.stop()
+	for round := range 3 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs <- signVerified(k4, key, msg) }()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if !errors.Is(err, hsm.ErrTokenRemoved) {
+				t.Fatalf("round %d, concurrent signer with the token gone: %v, want ErrTokenRemoved", round, err)
+			}
+		}
+	}
+	tok.serve(t)
+	if err := signVerified(k4, key, msg); err != nil {
+		t.Fatalf("after the token came back: %v", err)
+	}
 }
