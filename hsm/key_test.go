@@ -372,6 +372,19 @@ func TestRecoveryFake(t *testing.T) {
 			t.Fatalf("Login called %d times: a failing signature must not cost a reconnect", n)
 		}
 	})
+	t.Run("fail/login-lost-then-device-error-logs-in-once", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f)
+		f.fail("Sign", ckrUserNotLoggedIn, ckrDeviceError)
+		d := sha256.Sum256(nil)
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); err == nil {
+			t.Fatal("want an error")
+		}
+		if n := f.count("Login"); n != 2 {
+			t.Fatalf("Login called %d times, want 2 (open + the one recovery of this failure)", n)
+		}
+	})
 	t.Run("ok/removed-and-reinserted", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, true, true)
