@@ -44,22 +44,22 @@ type Key struct {
 
 	recMu sync.Mutex // serialises (re)connecting and everything done on the anchor session
 
-	mu      sync.Mutex // guards the fields below
-	slot    uint
-	anchor  sessionHandle
-	idle    []pooled
-	gen     uint64 // connection generation: bumps on reconnect, invalidating every pooled session
-	epoch   uint64 // login epoch: bumps on every recovery; key handles belong to one epoch
-	handle  objectHandle
-	pin     []byte
-	prompt  bool  // the PIN prompt was used (it is never used twice)
-	fatal   error // a PIN failure during recovery: never log in again
+	mu     sync.Mutex // guards the fields below
+	slot   uint
+	anchor sessionHandle
+	idle   []pooled
+	gen    uint64 // connection generation: bumps on reconnect, invalidating every pooled session
+	epoch  uint64 // login epoch: bumps on every recovery; key handles belong to one epoch
+	handle objectHandle
+	pin    []byte
+	prompt bool  // the PIN prompt was used (it is never used twice)
+	fatal  error // a PIN failure during recovery: never log in again
 	// The outcome of the last reconnect and the epoch it started; signers that saw the failure before
 	// it get its error instead of each reconnecting in turn.
 	recEpoch uint64
 	recErr   error
-	closed  bool
-	poolCap int
+	closed   bool
+	poolCap  int
 
 	qmu     sync.Mutex // guards queue and runners
 	queue   []*signReq // signatures waiting for a session runner, oldest first

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +56,8 @@ func (r *remoteToken) serve(t *testing.T) {
 	cmd.Stderr = os.Stderr // stdout only repeats the address
 	// Its own process group: the server hands each connection to a p11-kit-remote child, and stopping
 	// the token means stopping those too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: the server goes with this test binary, even when it dies without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +66,10 @@ func (r *remoteToken) serve(t *testing.T) {
 		once.Do(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait(); _ = os.Remove(r.sock) })
 	}
 	t.Cleanup(r.stop)
+	// Ready when it accepts a connection (the socket file exists from bind, before listen).
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(r.sock); err == nil {
+		if c, err := net.Dial("unix", r.sock); err == nil {
+			_ = c.Close()
 			return
 		}
 		if time.Now().After(deadline) {

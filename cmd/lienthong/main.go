@@ -59,6 +59,9 @@ func main() {
 // and the token sits idle meanwhile. With two Ps it takes the free one at once and the kernel shares
 // the CPU. Measured (docs/bench-signing.md): one-session pdf bench on one CPU, the token on its own,
 // 0.89–0.97 of the token's rate with one P, 1.00–1.05 with two (alternating in one series).
+//
+// Setting GOMAXPROCS stops the runtime from following later changes of the CPU limit; this happens
+// only where the limit is one CPU already.
 func atLeastTwoProcs() {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
