@@ -39,7 +39,7 @@ esac
 
 echo "$MODE, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ), $SECONDS_EACH s per run"
 echo
-echo "| run | sessions | workers | token sig/s | PDF sig/s | pdf/token | token CPU µs/sig | PDF CPU µs/sig |"
+echo "| run | sessions | token sig/s by raw callers | PDF workers | PDF sig/s | pdf/token (best raw) | token CPU µs/sig | PDF CPU µs/sig |"
 echo "|---|---|---|---|---|---|---|---|"
 r=1
 while [ "$r" -le "$RUNS" ]; do
@@ -47,8 +47,9 @@ while [ "$r" -le "$RUNS" ]; do
     $PINNED "$BIN" pdf bench --key "$URI" --sessions "$s" --seconds "$SECONDS_EACH" --json |
       python3 -c 'import json, sys
 r = json.load(sys.stdin)
-print("| %s | %d | %d | %.0f | %.0f | %.3f | %.0f | %.0f |" % (sys.argv[1], r["sessions"], r["workers"],
-  r["token_signatures_per_second"], r["pdf_signatures_per_second"], r["ratio"],
+rates = ", ".join("%.0f (%d)" % (t["signatures_per_second"], t["callers"]) for t in r["token_rates"])
+print("| %s | %d | %s | %d | %.0f | %.3f | %.0f | %.0f |" % (sys.argv[1], r["sessions"], rates, r["workers"],
+  r["pdf_signatures_per_second"], r["ratio"],
   r["token_cpu_us_per_signature"], r["pdf_cpu_us_per_signature"]))' "$r"
   done
   r=$((r + 1))
