@@ -29,6 +29,7 @@ type fakeModule struct {
 	next      uint
 	objects   map[objectHandle]*fakeObject
 	signDelay time.Duration
+	slotDelay time.Duration
 	nullSign  bool          // Sign returns zeros at once: measures the pool path alone
 	signGate  chan struct{} // when set, Sign announces itself on signIn and waits for the gate
 	signIn    chan struct{}
@@ -241,6 +242,11 @@ func (f *fakeModule) Destroy()          {}
 
 func (f *fakeModule) GetSlotList(present bool) ([]uint, error) {
 	f.mu.Lock()
+	if d := f.slotDelay; d > 0 {
+		f.mu.Unlock()
+		time.Sleep(d)
+		f.mu.Lock()
+	}
 	defer f.mu.Unlock()
 	if err := f.enter("GetSlotList"); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -54,12 +55,12 @@ type Key struct {
 	pin    []byte
 	prompt bool  // the PIN prompt was used (it is never used twice)
 	fatal  error // a PIN failure during recovery: never log in again
-	// The outcome of the last reconnect and the epoch it started; signers that saw the failure before
-	// it get its error instead of each reconnecting in turn.
-	recEpoch uint64
-	recErr   error
-	closed   bool
-	poolCap  int
+	// When the last reconnect ended, and its error: a signer that started before it failed gets that
+	// error instead of trying again in turn (32 signers, one removal: one reconnect, not 32).
+	recAt   time.Time
+	recErr  error
+	closed  bool
+	poolCap int
 
 	qmu     sync.Mutex // guards queue and runners
 	queue   []*signReq // signatures waiting for a session runner, oldest first
@@ -138,10 +139,10 @@ func (k *Key) connect(ctx context.Context, first bool) error {
 	}
 	p := k.mod.p11
 	slot, ti, err := findToken(p, k.uri)
-	if err != nil && !first && k.mod.soleUser() {
-		// Some modules notice a re-inserted token only after Finalize+Initialize; safe only when no
-		// other Key uses this module.
-		if rerr := k.mod.reinitialize(); rerr == nil {
+	if err != nil && !first {
+		// Some modules notice a re-inserted token (p11-kit's client a restarted server) only after
+		// Finalize+Initialize; done only when no other Key uses this module (recover holds calls).
+		if done, rerr := k.mod.reinitialize(); done && rerr == nil {
 			slot, ti, err = findToken(p, k.uri)
 		}
 	}
@@ -516,6 +517,7 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 // removed token, and reports ErrTokenRemoved when that fails. Other session-class codes
 // (CKR_FUNCTION_FAILED can be one signature's own) never cost a reconnect.
 func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, error) {
+	start := time.Now()
 	var prev CKR
 	for attempt := 0; ; attempt++ {
 		sig, epoch, err := k.signQueued(ctx, m, data)
@@ -532,7 +534,7 @@ func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, er
 			return nil, pinError(err, k.tokenLabel)
 		}
 		if attempt == 1 && code == ckrDeviceError && prev == ckrDeviceError {
-			if rerr := k.recover(ctx, epoch, true); rerr != nil {
+			if rerr := k.recover(ctx, epoch, start, true); rerr != nil {
 				return nil, rerr
 			}
 			continue
@@ -548,7 +550,7 @@ func (k *Key) signRaw(ctx context.Context, m mechanism, data []byte) ([]byte, er
 		case classSession:
 			k.log.Warn("pkcs11 session failed; replacing it", "token", k.tokenLabel, "err", err.Error())
 		case classLogin, classToken:
-			if rerr := k.recover(ctx, epoch, class == classToken); rerr != nil {
+			if rerr := k.recover(ctx, epoch, start, class == classToken); rerr != nil {
 				return nil, rerr
 			}
 		}
@@ -635,6 +637,10 @@ func (k *Key) signPooled(ctx context.Context, m mechanism, data []byte) ([]byte,
 		return nil, 0, wrapf(ErrTokenBusy, ctx.Err(), "token %q: no signing session became free", k.tokenLabel)
 	}
 	defer func() { <-k.sem }()
+	if err := k.mod.rlockCalls(ctx); err != nil {
+		return nil, 0, wrapf(ErrTokenBusy, err, "token %q: waiting for the token to reconnect", k.tokenLabel)
+	}
+	defer k.mod.calls.RUnlock()
 
 	k.mu.Lock()
 	if k.closed {
@@ -655,9 +661,6 @@ func (k *Key) signPooled(ctx context.Context, m mechanism, data []byte) ([]byte,
 	}
 	k.mu.Unlock()
 
-	// No C_Finalize of a reconnect may run while this session is used (module.calls).
-	k.mod.calls.RLock()
-	defer k.mod.calls.RUnlock()
 	p := k.mod.p11
 	if s.h == 0 {
 		sh, err := p.OpenSession(slot, ckfSerialSession)
@@ -682,8 +685,8 @@ func (k *Key) signPooled(ctx context.Context, m mechanism, data []byte) ([]byte,
 
 // recover starts a new login epoch, once per failure however many signers saw it: log in again on the
 // anchor (reconnecting when the anchor is dead too, or the token went away), find the key handle again
-// and repeat the self-test.
-func (k *Key) recover(ctx context.Context, seen uint64, reconnect bool) error {
+// and repeat the self-test. since is when the failed signature began.
+func (k *Key) recover(ctx context.Context, seen uint64, since time.Time, reconnect bool) error {
 	k.recMu.Lock()
 	defer k.recMu.Unlock()
 	k.mu.Lock()
@@ -694,10 +697,10 @@ func (k *Key) recover(ctx context.Context, seen uint64, reconnect bool) error {
 	case k.fatal != nil:
 		k.mu.Unlock()
 		return k.fatal
-	case k.epoch != seen && k.recEpoch == k.epoch && k.recErr != nil:
+	case k.recErr != nil && k.recAt.After(since):
 		err := k.recErr
 		k.mu.Unlock()
-		return err // another signer tried to reconnect after this failure, and could not
+		return err // a reconnect since this signature began could not reach the token
 	case k.epoch != seen:
 		k.mu.Unlock()
 		return nil // another signer already recovered from this failure
@@ -726,21 +729,30 @@ func (k *Key) recover(ctx context.Context, seen uint64, reconnect bool) error {
 			return err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return err // this caller gave up: nothing tried, nothing for the others to learn
+	}
 	k.log.Warn("pkcs11 token unavailable; reconnecting once", "token", k.tokenLabel)
+	// No signature on this module runs while the module may be re-initialised and this Key's slot,
+	// sessions and key handle are replaced: signers wait, then read the new state.
+	k.mod.calls.Lock()
 	k.mu.Lock()
 	k.gen++
 	k.epoch++
 	k.closeSessionsLocked()
 	k.mu.Unlock()
 	err := k.connect(ctx, false)
+	k.mod.calls.Unlock()
 	if err != nil {
 		if c, _ := ckrOf(err); classify(err) == classToken || c == ckrDeviceError {
 			err = wrapf(ErrTokenRemoved, err, "token %q", k.tokenLabel)
 		}
 	}
-	k.mu.Lock()
-	k.recEpoch, k.recErr = k.epoch, err
-	k.mu.Unlock()
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		k.mu.Lock()
+		k.recAt, k.recErr = time.Now(), err
+		k.mu.Unlock()
+	}
 	return err
 }
 

@@ -385,6 +385,96 @@ func TestRecoveryFake(t *testing.T) {
 			t.Fatalf("Login called %d times, want 2 (open + the one recovery of this failure)", n)
 		}
 	})
+	t.Run("fail/removal-seen-by-32-signers-is-one-reconnect", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f, WithPoolSize(4))
+		mustSign(t, k, crypto.SHA256)
+		f.mu.Lock()
+		f.slotDelay = 100 * time.Millisecond
+		f.mu.Unlock()
+		f.remove()
+		before := f.count("GetSlotList")
+		var wg sync.WaitGroup
+		errs := make(chan error, 32)
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := sha256.Sum256(nil)
+				_, err := k.Sign(nil, d[:], crypto.SHA256)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if !errors.Is(err, ErrTokenRemoved) {
+				t.Fatalf("got %v, want ErrTokenRemoved", err)
+			}
+		}
+		// Every signer began within the reconnect's 100 ms listing, so that one reconnect answers all.
+		if n := f.count("GetSlotList") - before; n > 1 {
+			t.Fatalf("%d slot listings for one removal: the signers reconnected in turn", n)
+		}
+	})
+	t.Run("ok/a-caller-that-gave-up-does-not-answer-for-others", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f, WithPoolSize(2))
+		mustSign(t, k, crypto.SHA256)
+		k.mu.Lock()
+		seen := k.epoch
+		k.mu.Unlock()
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		start := time.Now()
+		if err := k.recover(gone, seen, start, true); !errors.Is(err, context.Canceled) {
+			t.Fatalf("the caller that gave up: %v", err)
+		}
+		if err := k.recover(context.Background(), seen, start, true); err != nil {
+			t.Fatalf("another signer of the same failure got %v, want a reconnect of its own", err)
+		}
+		mustSign(t, k, crypto.SHA256)
+	})
+	t.Run("fail/sign-deadline-holds-while-a-reconnect-waits", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, true, true)
+		k := openFake(t, f, WithPoolSize(2))
+		mustSign(t, k, crypto.SHA256)
+		gate, in := make(chan struct{}), make(chan struct{}, 4)
+		f.mu.Lock()
+		f.signGate, f.signIn = gate, in
+		f.mu.Unlock()
+		slow := make(chan error, 1)
+		go func() { d := sha256.Sum256(nil); _, err := k.Sign(nil, d[:], crypto.SHA256); slow <- err }()
+		<-in // a slow C_Sign holds the module's call lock for reading
+		f.mu.Lock()
+		f.signGate = nil
+		f.mu.Unlock()
+		k.mu.Lock()
+		seen := k.epoch
+		k.mu.Unlock()
+		reconnected := make(chan error, 1)
+		go func() { reconnected <- k.recover(context.Background(), seen, time.Now(), true) }()
+		time.Sleep(50 * time.Millisecond) // the reconnect now waits for the slow signature
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		d := sha256.Sum256(nil)
+		t0 := time.Now()
+		_, err := k.SignContext(ctx, d[:], crypto.SHA256)
+		if !errors.Is(err, ErrTokenBusy) || !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 2*time.Second {
+			t.Fatalf("after %v: %v, want ErrTokenBusy at the deadline", time.Since(t0), err)
+		}
+		close(gate)
+		if err := <-slow; err != nil {
+			t.Fatalf("the slow signature: %v", err)
+		}
+		if err := <-reconnected; err != nil {
+			t.Fatalf("the reconnect: %v", err)
+		}
+		mustSign(t, k, crypto.SHA256)
+	})
 	t.Run("ok/removed-and-reinserted", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, true, true)

@@ -1,8 +1,10 @@
 package hsm
 
 import (
+	"context"
 	"encoding/binary"
 	"sync"
+	"time"
 )
 
 // PKCS#11 constants this package uses (values from the PKCS#11 v2.40 header). They are spelled here,
@@ -175,8 +177,10 @@ type module struct {
 	p11  p11
 	refs int  // guarded by modules.mu
 	keep bool // installed by a test: never finalised
-	// calls is held for reading by every signature's calls and for writing by reinitialize: PKCS#11
-	// forbids C_Finalize while other calls run (p11-kit's client aborts the process).
+	// calls is held for reading by every signature (from reading the Key's session state to its last
+	// call) and for writing by a reconnect, which may re-initialise the module: PKCS#11 forbids
+	// C_Finalize while other calls run (p11-kit's client aborts the process), and a signature must not
+	// use a slot, session or key handle from before it.
 	calls sync.RWMutex
 }
 
@@ -219,22 +223,30 @@ func (m *module) release() {
 	m.p11.Destroy()
 }
 
-// soleUser reports whether the caller is the module's only user, the one case where a reconnect may
-// Finalize+Initialize it so that a module notices a re-inserted token.
-func (m *module) soleUser() bool {
+// reinitialize runs Finalize+Initialize when the module has one user, and reports whether it did. The
+// caller holds calls for writing, so no other call runs meanwhile; the user count is read under
+// modules.mu, which also holds back anyone acquiring the module until Initialize has returned.
+func (m *module) reinitialize() (bool, error) {
 	modules.mu.Lock()
 	defer modules.mu.Unlock()
-	return m.refs == 1 && !m.keep
+	if m.refs != 1 || m.keep {
+		return false, nil
+	}
+	_ = m.p11.Finalize()
+	return true, m.p11.Initialize()
 }
 
-// reinitialize runs Finalize+Initialize; only called when soleUser.
-func (m *module) reinitialize() error {
-	m.calls.Lock()
-	defer m.calls.Unlock()
-	modules.mu.Lock()
-	defer modules.mu.Unlock()
-	_ = m.p11.Finalize()
-	return m.p11.Initialize()
+// rlockCalls takes calls for reading, giving up when ctx ends. It waits only while a reconnect holds
+// the write side, so it polls rather than keep a goroutine per waiter.
+func (m *module) rlockCalls(ctx context.Context) error {
+	for !m.calls.TryRLock() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Loaded reports whether the module at path is loaded (C_Initialize done) in this process. SoftHSM
