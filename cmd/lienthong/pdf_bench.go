@@ -180,8 +180,12 @@ func runPDFBench(ctx context.Context, e env, args []string) int {
 	res.RoundSeconds = round.Seconds()
 
 	var tPDF, cPDF time.Duration
-	tokenRound := func() error {
-		for _, r := range raw {
+	tokenRound := func(reverse bool) error {
+		for i := range raw {
+			r := raw[i]
+			if reverse {
+				r = raw[len(raw)-1-i]
+			}
 			c0 := cpuTime()
 			n, d, err := benchRound(r.Callers, round, tokenSign)
 			r.n, r.t, r.cpu = r.n+n, r.t+d, r.cpu+cpuTime()-c0
@@ -203,16 +207,19 @@ func runPDFBench(ctx context.Context, e env, args []string) int {
 		if ctx.Err() != nil {
 			return pdfSignFail(e, "pdf bench", apperr.Wrap(apperr.Unavailable, "interrupted", "interrupted", ctx.Err()))
 		}
-		// Token first in even rounds, PDF first in odd ones, so whatever one round leaves to the next
-		// (caches, the scheduler's state) falls on both alike.
-		first, second := tokenRound, pdfRound
-		if res.Rounds%2 == 1 {
-			first, second = pdfRound, tokenRound
+		// Raw rounds then PDF in even rounds, the mirror order in odd ones, so whatever one round
+		// leaves to the next (caches, the scheduler's state) falls on every kind alike.
+		var err error
+		if res.Rounds%2 == 0 {
+			if err = tokenRound(false); err == nil {
+				err = pdfRound()
+			}
+		} else {
+			if err = pdfRound(); err == nil {
+				err = tokenRound(true)
+			}
 		}
-		if err := first(); err != nil {
-			return pdfSignFail(e, "pdf bench", err)
-		}
-		if err := second(); err != nil {
+		if err != nil {
 			return pdfSignFail(e, "pdf bench", err)
 		}
 		res.Rounds++
