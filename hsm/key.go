@@ -193,10 +193,15 @@ func (k *Key) connect(ctx context.Context, first bool) error {
 	} else if string(ko.id) != string(k.id) || ko.keyType != k.keyType {
 		return wrapf(ErrKeyMismatch, nil, "after reconnecting, the key %s is a different key", objectName(k.uri))
 	}
+	// The handle is published only once the self-test signed with it: after a re-initialisation an old
+	// or unchecked handle may name another object.
+	if err := k.selfTest(anchor, ko.handle); err != nil {
+		return err
+	}
 	k.mu.Lock()
 	k.handle = ko.handle
 	k.mu.Unlock()
-	return k.selfTest(anchor, ko.handle)
+	return nil
 }
 
 // loginAnchor logs in on the anchor, asking the prompt for a PIN at most once. Called with recMu held.
@@ -655,6 +660,12 @@ func (k *Key) signPooled(ctx context.Context, m mechanism, data []byte) ([]byte,
 	k.inflight.Add(1)
 	defer k.inflight.Done()
 	epoch, gen, slot, h := k.epoch, k.gen, k.slot, k.handle
+	if h == 0 {
+		// The last reconnect failed: there is no checked key handle until one succeeds. Answered as a
+		// token that is not present, which makes signRaw reconnect.
+		k.mu.Unlock()
+		return nil, epoch, fmt.Errorf("key %s not reconnected yet: %w", objectName(k.uri), ckrTokenNotPresent)
+	}
 	var s pooled
 	if n := len(k.idle); n > 0 {
 		s, k.idle = k.idle[n-1], k.idle[:n-1]
@@ -720,6 +731,7 @@ func (k *Key) recover(ctx context.Context, seen uint64, since time.Time, reconne
 				k.mu.Lock()
 				k.handle = ko.handle
 				k.epoch++
+				k.recErr = nil // the token answers again
 				k.mu.Unlock()
 				k.log.Warn("pkcs11 login was lost; logged in again", "token", k.tokenLabel)
 				return nil
@@ -739,6 +751,7 @@ func (k *Key) recover(ctx context.Context, seen uint64, since time.Time, reconne
 	k.mu.Lock()
 	k.gen++
 	k.epoch++
+	k.handle = 0 // until connect has found the key again and its self-test signed
 	k.closeSessionsLocked()
 	k.mu.Unlock()
 	err := k.connect(ctx, false)

@@ -350,13 +350,20 @@ func TestRecoveryFake(t *testing.T) {
 		t.Parallel()
 		f := newFake(t, true, true)
 		k := openFake(t, f)
-		f.fail("Sign", ckrDeviceError, ckrDeviceError, ckrDeviceError, ckrDeviceError, ckrDeviceError)
+		// The signature, its retry on a fresh session, and the reconnect's self-test all fail.
+		f.fail("Sign", ckrDeviceError, ckrDeviceError, ckrDeviceError)
 		d := sha256.Sum256(nil)
 		_, err := k.Sign(nil, d[:], crypto.SHA256)
 		if !errors.Is(err, ErrTokenRemoved) || apperr.KindOf(err) != apperr.Unavailable {
 			t.Fatalf("got %v, want ErrTokenRemoved", err)
 		}
-		mustSign(t, k, crypto.SHA256) // the device answers again
+		// The device answers again: the next signature reconnects (its key handle was never checked
+		// after the failed reconnect) and signs.
+		logins := f.count("Login")
+		mustSign(t, k, crypto.SHA256)
+		if n := f.count("Login") - logins; n != 1 {
+			t.Fatalf("Login called %d times for the reconnect, want 1", n)
+		}
 	})
 	t.Run("fail/function-failed-twice-is-the-signatures-own", func(t *testing.T) {
 		t.Parallel()

@@ -3,6 +3,7 @@ package hsm
 import (
 	"context"
 	"encoding/binary"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -195,10 +196,23 @@ var modules = struct {
 // needs a cgo build.
 var openModule func(path string) (p11, error)
 
+// moduleKey names a library by its resolved absolute path: two spellings of one library (a symlink,
+// as /usr/lib/softhsm/libsofthsm2.so is on Debian, or a relative path) give one dlopen handle, so they
+// must be one registry entry, or one entry's C_Finalize would cut off the other's signatures.
+func moduleKey(path string) string {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+	}
+	return path
+}
+
 func acquireModule(path string) (*module, error) {
+	key := moduleKey(path)
 	modules.mu.Lock()
 	defer modules.mu.Unlock()
-	if m, ok := modules.m[path]; ok {
+	if m, ok := modules.m[key]; ok {
 		m.refs++
 		return m, nil
 	}
@@ -206,8 +220,8 @@ func acquireModule(path string) (*module, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &module{path: path, p11: p, refs: 1}
-	modules.m[path] = m
+	m := &module{path: key, p11: p, refs: 1}
+	modules.m[key] = m
 	return m, nil
 }
 
@@ -254,6 +268,6 @@ func (m *module) rlockCalls(ctx context.Context) error {
 func Loaded(path string) bool {
 	modules.mu.Lock()
 	defer modules.mu.Unlock()
-	_, ok := modules.m[path]
+	_, ok := modules.m[moduleKey(path)]
 	return ok
 }

@@ -1,6 +1,7 @@
 package hsm_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -9,7 +10,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -279,4 +283,37 @@ func TestSoftHSMList(t *testing.T) {
 		return
 	}
 	t.Fatalf("token %q not listed", u.Token)
+}
+
+// TestModuleSpellingsShareOneModule opens one key through the module's path and through a symlink to
+// it: dlopen gives one library for both, so closing one Key must not finalise the library under the
+// other (it did when the registry was keyed by the path as written: the other Key then had to
+// reconnect).
+func TestModuleSpellingsShareOneModule(t *testing.T) {
+	iss := hsmtest.Issue(t, hsm.RSA2048, subject)
+	u, err := hsm.ParseURI(iss.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := filepath.Join(t.TempDir(), "alias.so")
+	if err := os.Symlink(u.ModulePath, alias); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	a := hsmtest.Open(t, iss.URI, hsm.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	u.ModulePath = alias
+	b := hsmtest.Open(t, u.String())
+	d := sha256.Sum256([]byte("Quyết định số 5/QĐ-UBND"))
+	if _, err := b.Sign(nil, d[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sign(nil, d[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "reconnecting") || strings.Contains(logs.String(), "replacing") {
+		t.Fatalf("closing the other spelling's Key disturbed this one:\n%s", logs.String())
+	}
 }
